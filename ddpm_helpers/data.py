@@ -1,0 +1,141 @@
+"""Data: scikit-learn's two moons and FashionMNIST (offline first).
+
+FashionMNIST is read from the four original IDX ``.gz`` files, searched in this order:
+
+1. the ``root`` argument,
+2. ``$DDPM_DATA_DIR``,
+3. ``data/FashionMNIST/raw`` in this repository (the cache),
+4. ``/usr/share/datasets/fashion-mnist`` (Debian's package ``dataset-fashion-mnist``),
+5. only then a download through torchvision into ``data/`` (needs internet).
+
+Images come back as float32 in [-1, 1] (``x / 127.5 - 1``), shape (N, 1, 28, 28).
+"""
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = ["make_moons_data", "MOONS_MEAN", "MOONS_STD", "load_fashion_mnist", "find_fashion_mnist",
+           "FASHION_CLASSES", "to_unit_range"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CACHE_DIR = REPO_ROOT / "data" / "FashionMNIST" / "raw"
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+# Per-axis mean and std of make_moons(noise=0) points, measured over 10^6 draws
+# (tests/test_data.py re-measures them): standardising with fixed numbers means fresh
+# data and training data share one transform.
+MOONS_MEAN = (0.5, 0.25)
+MOONS_STD = (0.8660, 0.4942)
+
+
+def make_moons_data(n: int, noise: float = 0.05, seed: int | None = 0, standardize: bool = True) -> torch.Tensor:
+    """``n`` points of scikit-learn's two moons, standardised to about zero mean and unit variance.
+
+    Shapes: -> (n, 2) float32.
+    """
+    from sklearn.datasets import make_moons
+
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    if not noise >= 0:
+        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    x, _ = make_moons(n_samples=n, noise=noise, random_state=seed)
+    if standardize:
+        x = (x - np.array(MOONS_MEAN)) / np.array(MOONS_STD)
+    return torch.from_numpy(x).float()
+
+
+def _candidates(root) -> list[Path]:
+    dirs = []
+    if root is not None:
+        dirs.append(Path(root))
+    if os.environ.get("DDPM_DATA_DIR"):
+        dirs.append(Path(os.environ["DDPM_DATA_DIR"]))
+    dirs += [CACHE_DIR, DEBIAN_DIR]
+    out = []
+    for d in dirs:  # accept the folder itself, or a torchvision-style root above it
+        out += [d, d / "FashionMNIST" / "raw"]
+    return out
+
+
+def find_fashion_mnist(split: str = "train", root=None, download: bool = True) -> tuple[Path, Path]:
+    """Return the (images, labels) ``.gz`` paths for ``split``, searching as the module docstring says."""
+    if split not in FILES:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    names = FILES[split]
+    searched = _candidates(root)
+    for d in searched:
+        if all((d / f).is_file() for f in names):
+            return d / names[0], d / names[1]
+    if download:
+        try:
+            from torchvision.datasets import FashionMNIST
+
+            FashionMNIST(str(CACHE_DIR.parent.parent), train=split == "train", download=True)
+            if all((CACHE_DIR / f).is_file() for f in names):
+                return CACHE_DIR / names[0], CACHE_DIR / names[1]
+        except Exception as e:  # no internet: fall through to the explanation below
+            reason = f"(the download through torchvision failed too: {type(e).__name__}: {str(e)[:120]})"
+        else:
+            reason = ""
+    else:
+        reason = "(download=False)"
+    looked = "\n  ".join(dict.fromkeys(str(d) for d in searched))
+    raise FileNotFoundError(
+        f"FashionMNIST {split} files not found {reason}.\nLooked in:\n  {looked}\n"
+        f"Put the four original files {', '.join(FILES['train'] + FILES['test'])} into\n"
+        f"  {CACHE_DIR}\nor point DDPM_DATA_DIR at the folder that holds them, or on Debian/Ubuntu run\n"
+        f"  sudo apt-get install dataset-fashion-mnist"
+    )
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    magic = int.from_bytes(raw[:4], "big")
+    ndim = magic & 0xFF
+    if magic >> 8 != 0x08:
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes (magic 0x{magic:08x})")
+    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def load_fashion_mnist(split: str = "train", root=None, n: int | None = None, device="cpu",
+                       download: bool = True):
+    """FashionMNIST as tensors: ``(images, labels)``.
+
+    ``n`` keeps the first n examples (all 60000 / 10000 when None).
+    Shapes: -> images (N, 1, 28, 28) float32 in [-1, 1]; labels (N,) long in 0..9.
+    """
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"n must be None or an integer >= 1, got {n!r}")
+    img_path, lab_path = find_fashion_mnist(split, root, download)
+    images = _read_idx(img_path)
+    labels = _read_idx(lab_path)
+    if n is not None:
+        images, labels = images[:n], labels[:n]
+    x = torch.from_numpy(images.copy()).float().div_(127.5).sub_(1.0).unsqueeze(1)  # (N, 28, 28) -> (N, 1, 28, 28)
+    y = torch.from_numpy(labels.astype(np.int64))
+    return x.to(device), y.to(device)
+
+
+def to_unit_range(x: torch.Tensor) -> torch.Tensor:
+    """Map images from [-1, 1] to [0, 1] for display (clamped)."""
+    return ((x + 1) / 2).clamp(0, 1)
+
+
+if __name__ == "__main__":  # `python -m ddpm_helpers.data`: find (or download) FashionMNIST and say where
+    for split in ("train", "test"):
+        images, labels = find_fashion_mnist(split)
+        print(f"FashionMNIST {split}: {images.parent}")

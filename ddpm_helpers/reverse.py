@@ -1,0 +1,158 @@
+r"""One reverse (denoising) step: the posterior, DDPM's step and DDIM's step.
+
+Notation (symbol -> name), 0-indexed t as in ``schedules``:
+
+    \hat\epsilon          eps            the model's noise prediction
+    \hat x_0              predict_x0()   x_0 recovered from x_t and eps
+    \tilde\mu_t           mean           posterior mean of q(x_{t-1} | x_t, x_0)
+    \tilde\beta_t         posterior_variance[t]
+    \sigma_t              sigma          noise scale of one reverse step
+    \eta                  eta            DDIM's stochasticity (0: deterministic, 1: DDPM-like)
+
+Reverse variance: ``variance="posterior"`` uses sigma_t^2 = \tilde\beta_t (Ho et al. call it
+the lower bound; diffusers' "fixed_small"); ``variance="beta"`` uses sigma_t^2 = beta_t
+(the upper bound; "fixed_large"). Both give similar samples for large T.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .forward import _noise_like, check_timesteps, extract
+from .schedules import NoiseSchedule
+
+__all__ = ["predict_x0", "q_posterior", "ddpm_step", "ddim_step", "ddim_sigma"]
+
+
+def predict_x0(x_t: torch.Tensor, eps: torch.Tensor, t, sched: NoiseSchedule) -> torch.Tensor:
+    r"""Invert the closed form (Ho et al. 2020, eq. 4 solved for x_0; their eq. 15):
+
+        \hat x_0 = (x_t - \sqrt{1 - \bar\alpha_t} \hat\epsilon) / \sqrt{\bar\alpha_t}.
+
+    Shapes: x_t, eps (B, ...); t int or (B,) -> like x_t.
+    """
+    t = check_timesteps(t, sched.T, x_t.shape[0] if x_t.ndim else None)
+    ab = extract(sched.alpha_bars, t, x_t)
+    return (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
+
+
+def q_posterior(x0: torch.Tensor, x_t: torch.Tensor, t, sched: NoiseSchedule):
+    r"""The forward-process posterior, Ho et al. 2020, eqs. 6-7:
+
+        q(x_{t-1} | x_t, x_0) = N(\tilde\mu_t, \tilde\beta_t I),
+        \tilde\mu_t = \sqrt{\bar\alpha_{t-1}} beta_t / (1 - \bar\alpha_t) x_0
+                      + \sqrt{alpha_t} (1 - \bar\alpha_{t-1}) / (1 - \bar\alpha_t) x_t,
+        \tilde\beta_t = (1 - \bar\alpha_{t-1}) / (1 - \bar\alpha_t) beta_t.
+
+    Returns ``(mean, variance)``; the variance broadcasts against x_t.
+
+    Shapes: x0, x_t (B, ...); t int or (B,) -> mean like x_t, variance () or (B, 1, ..., 1).
+    """
+    t = check_timesteps(t, sched.T, x_t.shape[0] if x_t.ndim else None)
+    beta = extract(sched.betas, t, x_t)
+    alpha = extract(sched.alphas, t, x_t)
+    ab = extract(sched.alpha_bars, t, x_t)
+    ab_prev = extract(sched.alpha_bars_prev, t, x_t)
+    coef_x0 = ab_prev.sqrt() * beta / (1 - ab)
+    coef_xt = alpha.sqrt() * (1 - ab_prev) / (1 - ab)
+    return coef_x0 * x0 + coef_xt * x_t, extract(sched.posterior_variance, t, x_t)
+
+
+def _int_step(t, T: int, name: str) -> int:
+    tt = check_timesteps(t, T, name=name)
+    if tt.ndim != 0:
+        raise ValueError(f"{name} must be a single int for one sampler step, got a tensor of shape {tuple(tt.shape)}")
+    return int(tt)
+
+
+def ddpm_step(x_t: torch.Tensor, eps: torch.Tensor, t, sched: NoiseSchedule, noise=None,
+              variance: str = "posterior", clip_x0: bool = False, generator=None) -> torch.Tensor:
+    r"""One step of Ho et al. 2020, Algorithm 2 (line 4):
+
+        x_{t-1} = 1/\sqrt{alpha_t} (x_t - beta_t / \sqrt{1 - \bar\alpha_t} \hat\epsilon) + \sigma_t z,
+
+    with z ~ N(0, I), and no noise at t == 0 (the last step returns the mean).
+    ``variance`` picks sigma_t^2: "posterior" (\tilde\beta_t) or "beta" (beta_t).
+    With ``clip_x0=True`` the same mean is computed through \hat x_0 clipped to [-1, 1]
+    (what Ho et al.'s code does for images); without clipping the two routes are identical.
+
+    Shapes: x_t, eps (B, ...); t int -> x_{t-1} like x_t.
+    """
+    t = _int_step(t, sched.T, "t")
+    if variance == "posterior":
+        var = sched.posterior_variance[t].item()
+    elif variance == "beta":
+        var = sched.betas[t].item()
+    else:
+        raise ValueError(f"variance must be 'posterior' (tilde beta_t) or 'beta' (beta_t), got {variance!r}")
+    if eps.shape != x_t.shape:
+        raise ValueError(f"eps must have x_t's shape {tuple(x_t.shape)}, got {tuple(eps.shape)}")
+    if clip_x0:
+        # 1. predict x_0 and clip it to the data range
+        x0 = predict_x0(x_t, eps, t, sched).clamp(-1, 1)
+        # 2. the posterior mean given that x_0
+        mean, _ = q_posterior(x0, x_t, t, sched)
+    else:
+        # 1. remove the scaled noise estimate: beta_t / sqrt(1 - alpha_bar_t) * eps
+        beta, ab = sched.betas[t].item(), sched.alpha_bars[t].item()
+        # 2. rescale by 1 / sqrt(alpha_t)
+        mean = (x_t - beta / math.sqrt(1 - ab) * eps) / math.sqrt(1 - beta)
+    # 3. add sigma_t z, except on the final step
+    if t == 0:
+        return mean
+    return mean + math.sqrt(var) * _noise_like(x_t, noise, generator)
+
+
+def ddim_sigma(t: int, t_prev: int, sched: NoiseSchedule, eta: float) -> float:
+    r"""Song et al. 2021, eq. 16:
+
+        \sigma_t = eta \sqrt{(1 - \bar\alpha_{prev}) / (1 - \bar\alpha_t)} \sqrt{1 - \bar\alpha_t / \bar\alpha_{prev}}.
+
+    With eta = 1 and t_prev = t - 1 this is \sqrt{\tilde\beta_t}.
+    """
+    ab = sched.alpha_bars[t].double().item()
+    ab_prev = 1.0 if t_prev < 0 else sched.alpha_bars[t_prev].double().item()
+    return eta * math.sqrt((1 - ab_prev) / (1 - ab)) * math.sqrt(1 - ab / ab_prev)
+
+
+def ddim_step(x_t: torch.Tensor, eps: torch.Tensor, t, t_prev, sched: NoiseSchedule, eta: float = 0.0,
+              noise=None, clip_x0: bool = False, generator=None) -> torch.Tensor:
+    r"""One step of DDIM, Song et al. 2021, eq. 12, from step t to step t_prev < t:
+
+        x_{prev} = \sqrt{\bar\alpha_{prev}} \hat x_0
+                   + \sqrt{1 - \bar\alpha_{prev} - \sigma_t^2} \hat\epsilon
+                   + \sigma_t z,
+
+    with \hat x_0 from :func:`predict_x0` and \sigma_t from :func:`ddim_sigma`.
+    ``t_prev = -1`` is the final step, where \bar\alpha_{prev} = 1.
+
+    Shapes: x_t, eps (B, ...); t, t_prev ints -> x_prev like x_t.
+    """
+    t = _int_step(t, sched.T, "t")
+    if isinstance(t_prev, bool) or not isinstance(t_prev, (int, torch.Tensor)):
+        raise ValueError(f"t_prev must be an int in -1..t-1, got {t_prev!r}")
+    t_prev = int(t_prev)
+    if not -1 <= t_prev < t:
+        raise ValueError(f"t_prev must lie in -1..{t - 1} (below t={t}; -1 is the final step), got {t_prev}")
+    if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta >= 0):
+        raise ValueError(f"eta must be a finite number >= 0 (0: deterministic DDIM, 1: DDPM-like), got {eta!r}")
+    if eps.shape != x_t.shape:
+        raise ValueError(f"eps must have x_t's shape {tuple(x_t.shape)}, got {tuple(eps.shape)}")
+    # 1. alpha_bar at both ends of the step
+    ab_prev = 1.0 if t_prev < 0 else sched.alpha_bars[t_prev].item()
+    # 2. predicted x_0 ("predicted x_0" term of eq. 12)
+    x0 = predict_x0(x_t, eps, t, sched)
+    if clip_x0:  # clip, then re-derive the noise that matches the clipped x_0
+        x0 = x0.clamp(-1, 1)
+        ab = sched.alpha_bars[t].item()
+        eps = (x_t - math.sqrt(ab) * x0) / math.sqrt(1 - ab)
+    # 3. the noise scale sigma_t (eq. 16)
+    sigma = ddim_sigma(t, t_prev, sched, eta)
+    # 4. the "direction pointing to x_t"
+    direction = math.sqrt(max(1 - ab_prev - sigma**2, 0.0)) * eps
+    x_prev = math.sqrt(ab_prev) * x0 + direction
+    # 5. random noise, only when eta > 0
+    if sigma > 0:
+        x_prev = x_prev + sigma * _noise_like(x_t, noise, generator)
+    return x_prev

@@ -1,0 +1,257 @@
+r"""The one training loop for every model in the series, and checkpoints.
+
+Each step (Ho et al. 2020, Algorithm 1):
+  1. draw a batch x_0 from the dataset (resident on the device, picked by indexing),
+  2. draw t ~ Uniform{0..T-1} and \epsilon ~ N(0, I),
+  3. x_t = q_sample(x_0, t, eps)                      (float32),
+  4. loss = w_t * || eps - model(x_t, t) ||^2          (model under autocast on CUDA; loss in float32),
+  5. AdamW step with gradient clipping, then an EMA update of the weights.
+
+``w_t = 1`` is L_simple; notebook 05 passes the ELBO weights through ``loss_weights``.
+A KeyboardInterrupt (the notebook's stop button) ends training cleanly: :func:`train`
+returns everything trained so far, with ``result.interrupted = True``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel
+from tqdm.auto import tqdm
+
+from .forward import q_sample
+from .models import build_model, config_dict, model_kind
+from .runtime import pick_device
+from .schedules import NoiseSchedule
+
+__all__ = ["TrainConfig", "TrainResult", "train", "save_checkpoint", "load_checkpoint", "ema_avg_fn"]
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000                 # optimizer steps
+    batch_size: int = 128             # examples per step
+    lr: float = 2e-4                  # AdamW learning rate (after warm-up)
+    warmup: int = 100                 # linear learning-rate warm-up steps
+    weight_decay: float = 0.0         # AdamW weight decay
+    grad_clip: float = 1.0            # max global gradient norm (0 disables)
+    ema_decay: float = 0.999          # EMA decay (warmed up as min(decay, (1+n)/(10+n)))
+    amp: Literal["auto", "bf16", "fp16", "off"] = "auto"  # auto: bf16 on CUDA, off elsewhere
+    compile: bool = False             # torch.compile the model (CUDA only; slow first step)
+    channels_last: bool = True        # channels_last memory format for 4-D data on CUDA
+    device: str | None = None         # None: cuda, then mps, then cpu
+    seed: int = 0                     # seeds t, noise and batch draws
+    buckets: int = 10                 # timestep buckets for the per-t loss history
+    log_every: int = 50               # steps between progress-bar updates and bucket records
+    time_limit: float | None = None   # stop (cleanly, like an interrupt) after this many seconds
+    progress: bool = True             # show a tqdm bar
+
+
+@dataclass
+class TrainResult:
+    model: nn.Module                  # the live weights after the last step
+    ema: nn.Module                    # the EMA weights: sample with these
+    losses: np.ndarray                # (steps_done,) loss of every step
+    bucket_losses: np.ndarray         # (records, buckets) mean loss per timestep bucket per record
+    bucket_edges: np.ndarray          # (buckets + 1,) timestep edges of the buckets
+    steps_done: int
+    seconds: float
+    interrupted: bool = False
+    device: str = "cpu"
+    config: TrainConfig = field(default_factory=TrainConfig)
+
+    @property
+    def examples_per_second(self) -> float:
+        return self.steps_done * self.config.batch_size / max(self.seconds, 1e-9)
+
+
+def ema_avg_fn(decay: float):
+    """An ``AveragedModel`` multi_avg_fn: ema <- ema + (1 - d)(w - ema), d = min(decay, (1+n)/(10+n)).
+
+    The warm-up keeps the early EMA from being dominated by the random initial weights.
+    """
+    def avg(ema_params, params, num_averaged):
+        n = float(num_averaged)
+        d = min(decay, (1 + n) / (10 + n))
+        torch._foreach_lerp_(ema_params, params, 1 - d)
+    return avg
+
+
+def _check_train_inputs(model, data, sched, config, loss_weights):
+    if not isinstance(data, torch.Tensor) or data.ndim < 2 or data.shape[0] < 1:
+        raise ValueError(f"data must be a tensor (N, ...) of training examples, got "
+                         f"{type(data).__name__} {tuple(getattr(data, 'shape', ()))}")
+    for name in ("steps", "batch_size", "buckets", "log_every"):
+        v = getattr(config, name)
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"config.{name} must be an integer >= 1, got {v!r}")
+    if not (config.lr > 0 and math.isfinite(config.lr)):
+        raise ValueError(f"config.lr must be a positive number, got {config.lr!r}")
+    if not 0 <= config.ema_decay < 1:
+        raise ValueError(f"config.ema_decay must lie in [0, 1), got {config.ema_decay!r}")
+    if config.amp not in ("auto", "bf16", "fp16", "off"):
+        raise ValueError(f"config.amp must be 'auto', 'bf16', 'fp16' or 'off', got {config.amp!r}")
+    if loss_weights is not None and tuple(loss_weights.shape) != (sched.T,):
+        raise ValueError(f"loss_weights must have shape (T,) = ({sched.T},), got {tuple(loss_weights.shape)}")
+
+
+def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: TrainConfig | None = None,
+          loss_weights: torch.Tensor | None = None, **overrides) -> TrainResult:
+    """Train ``model`` to predict the noise in ``q_sample(data, t)``; see the module docstring.
+
+    ``overrides`` set single fields of ``config`` (``train(m, x, sched, steps=500)``).
+    Shapes: data (N, ...) with the model's input shape per example; loss_weights (T,) or None.
+    """
+    config = config or TrainConfig()
+    if overrides:
+        unknown = set(overrides) - set(TrainConfig.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown training options {sorted(unknown)}; allowed: "
+                             f"{sorted(TrainConfig.__dataclass_fields__)}")
+        config = TrainConfig(**{**config.__dict__, **overrides})
+    _check_train_inputs(model, data, sched, config, loss_weights)
+    device = pick_device(config.device)
+    cuda = device.type == "cuda"
+
+    # 1. everything resident on the device: model, data, schedule
+    model = model.to(device)
+    channels_last = cuda and config.channels_last and data.ndim == 4
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    data = data.to(device, torch.float32)
+    sched = sched.to(device)
+    weights = None if loss_weights is None else loss_weights.to(device, torch.float32)
+    gen = torch.Generator(device=device).manual_seed(config.seed)
+
+    # 2. optimizer (fused on CUDA), EMA, mixed precision in one place
+    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                            fused=True if cuda else None)
+    warm = lambda step: min(1.0, (step + 1) / max(config.warmup, 1))  # noqa: E731
+    lr_sched = torch.optim.lr_scheduler.LambdaLR(opt, warm)
+    ema = AveragedModel(model, multi_avg_fn=ema_avg_fn(config.ema_decay), use_buffers=True)
+    amp = config.amp if config.amp != "auto" else ("bf16" if cuda else "off")
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+    forward = torch.compile(model) if (config.compile and cuda) else model
+
+    losses = torch.zeros(config.steps, device=device)
+    nb = config.buckets
+    edges = np.linspace(0, sched.T, nb + 1).round().astype(int)
+    bucket_sum = torch.zeros(nb, device=device)
+    bucket_cnt = torch.zeros(nb, device=device)
+    bucket_records = []
+    model.train()
+    step, interrupted = 0, False
+    t0 = time.perf_counter()
+    bar = tqdm(total=config.steps, desc="training", disable=not config.progress)
+    try:
+        for step in range(config.steps):
+            # 3. batch, timesteps and noise; q_sample in float32
+            idx = torch.randint(0, data.shape[0], (config.batch_size,), device=device, generator=gen)
+            x0 = data[idx]
+            if channels_last:
+                x0 = x0.contiguous(memory_format=torch.channels_last)
+            t = torch.randint(0, sched.T, (config.batch_size,), device=device, generator=gen)
+            noise = torch.randn(x0.shape, device=device, generator=gen)
+            x_t, _ = q_sample(x0, t, sched, noise=noise)
+            # 4. the model under autocast, the loss in float32
+            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                eps_hat = forward(x_t, t)
+            per_example = (eps_hat.float() - noise).pow(2).flatten(1).mean(1)  # (B, ...) -> (B,)
+            if weights is not None:
+                per_example = per_example * weights[t]
+            loss = per_example.mean()
+            # 5. optimizer step with clipping, then EMA
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if config.grad_clip > 0:
+                scaler.unscale_(opt)
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            scaler.step(opt)
+            scaler.update()
+            lr_sched.step()
+            ema.update_parameters(model)
+            # 6. bookkeeping on the device (no host sync except at log steps)
+            losses[step] = loss.detach()
+            b = torch.bucketize(t, torch.as_tensor(edges[1:-1], device=device), right=True)
+            bucket_sum.index_add_(0, b, per_example.detach())
+            bucket_cnt.index_add_(0, b, torch.ones_like(per_example))
+            bar.update(1)
+            if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
+                bucket_records.append((bucket_sum / bucket_cnt.clamp(min=1)).cpu().numpy())
+                bucket_sum.zero_()
+                bucket_cnt.zero_()
+                bar.set_postfix(loss=f"{losses[max(0, step + 1 - config.log_every):step + 1].mean().item():.4f}")
+                if config.time_limit is not None and time.perf_counter() - t0 > config.time_limit:
+                    step += 1
+                    break
+        else:
+            step = config.steps
+    except KeyboardInterrupt:
+        interrupted = True
+        print(f"Training interrupted after {step} of {config.steps} steps; returning what was trained so far.")
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - t0
+    if channels_last:
+        model = model.to(memory_format=torch.contiguous_format)
+        ema.module.to(memory_format=torch.contiguous_format)
+    model.eval()
+    ema.module.eval()
+    return TrainResult(model=model, ema=ema.module, losses=losses[:step].cpu().numpy(),
+                       bucket_losses=np.array(bucket_records).reshape(-1, nb), bucket_edges=edges,
+                       steps_done=step, seconds=seconds, interrupted=interrupted, device=str(device),
+                       config=config)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def save_checkpoint(path, model: nn.Module, sched: NoiseSchedule | None = None, meta: dict | None = None) -> None:
+    """Save weights plus everything needed to rebuild the model (and its schedule).
+
+    The file holds only tensors, numbers, strings, lists and dicts, so it loads with
+    ``torch.load(path, weights_only=True)``.
+    """
+    cfg = config_dict(model)
+    cfg = {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()}
+    ckpt = {
+        "format": "ddpm_helpers/1",
+        "kind": model_kind(model),
+        "config": cfg,
+        "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+        "meta": dict(meta or {}),
+    }
+    if sched is not None:
+        ckpt["schedule"] = {"kind": sched.kind, "betas": sched.betas.detach().cpu()}
+    torch.save(ckpt, path)
+
+
+def load_checkpoint(path, model: nn.Module | None = None, device="cpu"):
+    """Load a checkpoint written by :func:`save_checkpoint`.
+
+    Returns ``(model, sched, meta)``: the model rebuilt from the stored config (or ``model``, when
+    given, after checking that its config matches), the stored schedule (or None) and the metadata.
+    """
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != "ddpm_helpers/1":
+        raise ValueError(f"{path} is not a ddpm_helpers checkpoint (no 'format': 'ddpm_helpers/1' entry)")
+    kind, cfg = ckpt["kind"], ckpt["config"]
+    if model is None:
+        model = build_model(kind, cfg)
+    else:
+        mine = {k: list(v) if isinstance(v, tuple) else v for k, v in config_dict(model).items()}
+        if model_kind(model) != kind or mine != cfg:
+            diff = {k: (mine.get(k), cfg.get(k)) for k in set(mine) | set(cfg) if mine.get(k) != cfg.get(k)}
+            raise ValueError(f"checkpoint {path} was built for a {kind} with a different config; the given "
+                             f"model is a {model_kind(model)}; differing fields (given, checkpoint): {diff}. "
+                             f"Call load_checkpoint(path) without a model to rebuild the right one.")
+    model.load_state_dict(ckpt["state_dict"])
+    model.to(device).eval()
+    sched = None
+    if "schedule" in ckpt:
+        sched = NoiseSchedule.from_betas(ckpt["schedule"]["betas"].double(), kind=ckpt["schedule"]["kind"])
+    return model, sched, ckpt["meta"]
