@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 __all__ = ["make_moons_data", "MOONS_MEAN", "MOONS_STD", "load_fashion_mnist", "find_fashion_mnist",
-           "FASHION_CLASSES", "to_unit_range"]
+           "FASHION_CLASSES", "to_unit_range", "DatasetNotFoundError"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = REPO_ROOT / "data" / "FashionMNIST" / "raw"
@@ -31,6 +31,12 @@ FILES = {
 }
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+
+class DatasetNotFoundError(FileNotFoundError, ValueError):
+    """A dataset's files are nowhere to be found. Both a ``FileNotFoundError`` (what it is) and a
+    ``ValueError`` (what the series raises for every input it cannot use), so either ``except`` works."""
+
 
 # Per-axis mean and std of make_moons(noise=0) points, measured over 10^6 draws
 # (tests/test_data.py re-measures them): standardising with fixed numbers means fresh
@@ -92,7 +98,7 @@ def find_fashion_mnist(split: str = "train", root=None, download: bool = True) -
     else:
         reason = "(download=False)"
     looked = "\n  ".join(dict.fromkeys(str(d) for d in searched))
-    raise FileNotFoundError(
+    raise DatasetNotFoundError(
         f"FashionMNIST {split} files not found {reason}.\nLooked in:\n  {looked}\n"
         f"Put the four original files {', '.join(FILES['train'] + FILES['test'])} into\n"
         f"  {CACHE_DIR}\nor point DDPM_DATA_DIR at the folder that holds them, or on Debian/Ubuntu run\n"

@@ -50,12 +50,9 @@ def q_posterior(x0: torch.Tensor, x_t: torch.Tensor, t, sched: NoiseSchedule):
     Shapes: x0, x_t (B, ...); t int or (B,) -> mean like x_t, variance () or (B, 1, ..., 1).
     """
     t = check_timesteps(t, sched.T, x_t.shape[0] if x_t.ndim else None)
-    beta = extract(sched.betas, t, x_t)
-    alpha = extract(sched.alphas, t, x_t)
-    ab = extract(sched.alpha_bars, t, x_t)
-    ab_prev = extract(sched.alpha_bars_prev, t, x_t)
-    coef_x0 = ab_prev.sqrt() * beta / (1 - ab)
-    coef_xt = alpha.sqrt() * (1 - ab_prev) / (1 - ab)
+    # the coefficients are derived in float64 in the schedule (exact 1 and 0 at t = 0)
+    coef_x0 = extract(sched.posterior_mean_coef_x0, t, x_t)
+    coef_xt = extract(sched.posterior_mean_coef_xt, t, x_t)
     return coef_x0 * x0 + coef_xt * x_t, extract(sched.posterior_variance, t, x_t)
 
 

@@ -16,6 +16,7 @@ Notation (symbol -> name):
     \bar\alpha_t        alpha_bars[t]
     \bar\alpha_{t-1}    alpha_bars_prev[t]   (1.0 at t = 0: nothing noised yet)
     \tilde\beta_t       posterior_variance[t] (0.0 at t = 0)
+    \tilde\mu_t coefs   posterior_mean_coef_x0[t], posterior_mean_coef_xt[t]
     SNR(t)              snr[t] = alpha_bars[t] / (1 - alpha_bars[t])
 
 Everything is derived in float64 and stored as float32.
@@ -46,6 +47,8 @@ class NoiseSchedule:
     alpha_bars_prev: torch.Tensor
     posterior_variance: torch.Tensor
     snr: torch.Tensor
+    posterior_mean_coef_x0: torch.Tensor  # sqrt(alpha_bar_{t-1}) beta_t / (1 - alpha_bar_t)   (1 at t = 0)
+    posterior_mean_coef_xt: torch.Tensor  # sqrt(alpha_t) (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) (0 at t = 0)
     kind: str = "custom"  # "linear", "cosine" or "custom": for plots, reprs and checkpoints
 
     # ------------------------------------------------------------------ builders
@@ -73,9 +76,11 @@ class NoiseSchedule:
         alpha_bars_prev = torch.cat([torch.ones(1, dtype=torch.float64), alpha_bars[:-1]])
         posterior_variance = b * (1.0 - alpha_bars_prev) / (1.0 - alpha_bars)
         snr = alpha_bars / (1.0 - alpha_bars)
+        coef_x0 = alpha_bars_prev.sqrt() * b / (1.0 - alpha_bars)  # Ho et al. 2020, eq. 7
+        coef_xt = alphas.sqrt() * (1.0 - alpha_bars_prev) / (1.0 - alpha_bars)
         f32 = lambda x: x.to(torch.float32)  # noqa: E731
         return cls(f32(b), f32(alphas), f32(alpha_bars), f32(alpha_bars_prev),
-                   f32(posterior_variance), f32(snr), kind)
+                   f32(posterior_variance), f32(snr), f32(coef_x0), f32(coef_xt), kind)
 
     @classmethod
     def linear(cls, T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> "NoiseSchedule":

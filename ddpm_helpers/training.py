@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 import numpy as np
@@ -44,6 +44,7 @@ class TrainConfig:
     amp: Literal["auto", "bf16", "fp16", "off"] = "auto"  # auto: bf16 on CUDA, off elsewhere
     compile: bool = False             # torch.compile the model (CUDA only; slow first step)
     channels_last: bool = True        # channels_last memory format for 4-D data on CUDA
+    fused_adamw: bool = True          # fused AdamW kernel on CUDA
     device: str | None = None         # None: cuda, then mps, then cpu
     seed: int = 0                     # seeds t, noise and batch draws
     buckets: int = 10                 # timestep buckets for the per-t loss history
@@ -101,10 +102,12 @@ def _check_train_inputs(model, data, sched, config, loss_weights):
 
 
 def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: TrainConfig | None = None,
-          loss_weights: torch.Tensor | None = None, **overrides) -> TrainResult:
+          loss_weights: torch.Tensor | None = None, callback=None, **overrides) -> TrainResult:
     """Train ``model`` to predict the noise in ``q_sample(data, t)``; see the module docstring.
 
     ``overrides`` set single fields of ``config`` (``train(m, x, sched, steps=500)``).
+    ``callback(step, model, ema, seconds)`` runs every ``log_every`` steps (``seconds``: training time so
+    far, excluding earlier callbacks); returning True stops training. Time spent inside it is not counted.
     Shapes: data (N, ...) with the model's input shape per example; loss_weights (T,) or None.
     """
     config = config or TrainConfig()
@@ -130,7 +133,7 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
 
     # 2. optimizer (fused on CUDA), EMA, mixed precision in one place
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
-                            fused=True if cuda else None)
+                            fused=True if (cuda and config.fused_adamw) else None)
     warm = lambda step: min(1.0, (step + 1) / max(config.warmup, 1))  # noqa: E731
     lr_sched = torch.optim.lr_scheduler.LambdaLR(opt, warm)
     ema = AveragedModel(model, multi_avg_fn=ema_avg_fn(config.ema_decay), use_buffers=True)
@@ -148,6 +151,7 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
     model.train()
     step, interrupted = 0, False
     t0 = time.perf_counter()
+    paused = 0.0  # seconds spent in callbacks, not counted as training time
     bar = tqdm(total=config.steps, desc="training", disable=not config.progress)
     try:
         for step in range(config.steps):
@@ -187,7 +191,13 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
                 bucket_sum.zero_()
                 bucket_cnt.zero_()
                 bar.set_postfix(loss=f"{losses[max(0, step + 1 - config.log_every):step + 1].mean().item():.4f}")
-                if config.time_limit is not None and time.perf_counter() - t0 > config.time_limit:
+                stop = config.time_limit is not None and time.perf_counter() - t0 - paused > config.time_limit
+                if callback is not None:
+                    c0 = time.perf_counter()
+                    stop = bool(callback(step + 1, model, ema.module, c0 - t0 - paused)) or stop
+                    model.train()
+                    paused += time.perf_counter() - c0
+                if stop:
                     step += 1
                     break
         else:
@@ -197,7 +207,7 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
         print(f"Training interrupted after {step} of {config.steps} steps; returning what was trained so far.")
     finally:
         bar.close()
-    seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0 - paused
     if channels_last:
         model = model.to(memory_format=torch.contiguous_format)
         ema.module.to(memory_format=torch.contiguous_format)
@@ -223,10 +233,13 @@ def save_checkpoint(path, model: nn.Module, sched: NoiseSchedule | None = None, 
         "kind": model_kind(model),
         "config": cfg,
         "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-        "meta": dict(meta or {}),
+        "meta": {k: str(v) if isinstance(v, str) else v for k, v in (meta or {}).items()},  # plain str
     }
     if sched is not None:
-        ckpt["schedule"] = {"kind": sched.kind, "betas": sched.betas.detach().cpu()}
+        # every float32 table, so that loading gives back exactly this schedule (re-deriving
+        # from the float32 betas would differ in the last bits)
+        ckpt["schedule"] = {f.name: (v.detach().cpu() if isinstance(v, torch.Tensor) else v)
+                            for f in fields(sched) for v in [getattr(sched, f.name)]}
     torch.save(ckpt, path)
 
 
@@ -236,7 +249,9 @@ def load_checkpoint(path, model: nn.Module | None = None, device="cpu"):
     Returns ``(model, sched, meta)``: the model rebuilt from the stored config (or ``model``, when
     given, after checking that its config matches), the stored schedule (or None) and the metadata.
     """
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    # torch.__version__ (a str subclass) in older checkpoints' meta is the one non-plain type allowed
+    with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(ckpt, dict) or ckpt.get("format") != "ddpm_helpers/1":
         raise ValueError(f"{path} is not a ddpm_helpers checkpoint (no 'format': 'ddpm_helpers/1' entry)")
     kind, cfg = ckpt["kind"], ckpt["config"]
@@ -253,5 +268,9 @@ def load_checkpoint(path, model: nn.Module | None = None, device="cpu"):
     model.to(device).eval()
     sched = None
     if "schedule" in ckpt:
-        sched = NoiseSchedule.from_betas(ckpt["schedule"]["betas"].double(), kind=ckpt["schedule"]["kind"])
+        stored = ckpt["schedule"]
+        if set(stored) == {f.name for f in fields(NoiseSchedule)}:
+            sched = NoiseSchedule(**stored)
+        else:  # older checkpoints hold only the betas
+            sched = NoiseSchedule.from_betas(stored["betas"].double(), kind=stored["kind"])
     return model, sched, ckpt["meta"]

@@ -1,0 +1,63 @@
+"""Time to quality: minutes of U-Net training until FID falls within 2x the real-against-real floor.
+
+Trains a fresh FashionMNIST U-Net with ``ddpm_helpers.train`` (the shipped config) and, every
+``--eval-every`` steps, samples ``--n`` images with DDIM (50 steps, eta 0) from the EMA weights and
+measures FID against the test set with the project's classifier features. Evaluation time is not
+counted as training time. Stops when FID <= ``--factor`` x floor (floor: ``real_floor(n)``) or after
+``--minutes`` of training.
+
+    python benchmarks/time_to_quality.py                      # GPU: n=2048, eval every 500 steps
+    python benchmarks/time_to_quality.py --n 512 --minutes 120 --eval-every 1000   # a CPU run
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from _common import environment, table, write_json
+from ddpm_helpers import NoiseSchedule, TrainConfig, UNet, ddim_sample, load_fashion_mnist, pick_device, train
+from ddpm_helpers.metrics import image_quality, real_floor
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--n", type=int, default=2048)
+    p.add_argument("--factor", type=float, default=2.0)
+    p.add_argument("--minutes", type=float, default=10.0, help="training-time budget")
+    p.add_argument("--eval-every", type=int, default=500, help="steps between FID measurements")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--device", default=None)
+    args = p.parse_args()
+    device = pick_device(args.device)
+    torch.manual_seed(0)
+    x, _ = load_fashion_mnist("train", device=device)
+    sched = NoiseSchedule.linear(1000)
+    floor = real_floor(args.n)["fid"]
+    rows, reached = [], []
+
+    def evaluate(step, model, ema, seconds):
+        s = ddim_sample(ema, sched, (args.n, 1, 28, 28), steps=50, generator=torch.Generator().manual_seed(0),
+                        progress=False, clip_x0=True)
+        q = image_quality(s.cpu())
+        rows.append({"step": step, "train min": f"{seconds / 60:.2f}", "FID": f"{q['fid']:.2f}",
+                     "x floor": f"{q['fid'] / floor:.2f}", "KID": f"{q['kid']:.4f}"})
+        print(rows[-1], flush=True)
+        if q["fid"] <= args.factor * floor:
+            reached.append(seconds / 60)
+            return True
+
+    config = TrainConfig(steps=10**7, lr=args.lr, time_limit=args.minutes * 60, log_every=args.eval_every,
+                         compile=args.compile, device=str(device))
+    train(UNet(), x, sched, config, callback=evaluate)
+    print(table(rows, ["step", "train min", "FID", "x floor", "KID"]))
+    print(f"floor FID {floor:.2f} (n={args.n}); " + (f"within {args.factor}x after {reached[0]:.2f} min of training"
+                                                    if reached else f"not within {args.factor}x in {args.minutes} min"))
+    write_json(f"time_to_quality_{device.type}", {"env": environment(device), "n": args.n, "floor_fid": floor,
+                                                  "factor": args.factor, "minutes_to_quality": reached[0] if reached else None,
+                                                  "rows": rows})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""Data: the moons' fixed standardisation and FashionMNIST's offline search order."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ddpm_helpers import data as data_mod
+from ddpm_helpers.data import (FILES, MOONS_MEAN, MOONS_STD, DatasetNotFoundError, find_fashion_mnist,
+                               load_fashion_mnist, make_moons_data, to_unit_range)
+
+
+# ----------------------------------------------------------------------------- moons
+def test_moons_constants_remeasured():
+    """MOONS_MEAN / MOONS_STD are the per-axis moments of noiseless moons, to their 4 printed decimals."""
+    from sklearn.datasets import make_moons
+
+    x, _ = make_moons(n_samples=10**6, noise=0.0, random_state=0)
+    np.testing.assert_allclose(x.mean(0), MOONS_MEAN, atol=5e-5)
+    np.testing.assert_allclose(x.std(0), MOONS_STD, atol=5e-5)
+
+
+def test_make_moons_data_shape_and_standardisation():
+    x = make_moons_data(20000, noise=0.05, seed=1)
+    assert x.shape == (20000, 2) and x.dtype == torch.float32
+    # noiseless moments are exactly (0, 1) after the transform; noise 0.05 inflates the std a little:
+    # sqrt(1 + (0.05 / std)^2) = 1.0017 (x) and 1.0064 (y); standard errors ~0.007 at n = 20000
+    np.testing.assert_allclose(x.mean(0).numpy(), [0, 0], atol=0.03)
+    np.testing.assert_allclose(x.std(0).numpy(), [1.0017, 1.0064], atol=0.02)
+    clean = make_moons_data(10000, noise=0.0)
+    np.testing.assert_allclose(clean.mean(0).numpy(), [0, 0], atol=1e-3)
+    np.testing.assert_allclose(clean.std(0).numpy(), [1, 1], atol=1e-3)
+
+
+def test_make_moons_data_seed_and_raw():
+    a, b = make_moons_data(50, seed=3), make_moons_data(50, seed=3)
+    assert torch.equal(a, b) and not torch.equal(a, make_moons_data(50, seed=4))
+    raw = make_moons_data(50, seed=3, standardize=False)
+    torch.testing.assert_close(a, (raw - torch.tensor(MOONS_MEAN)) / torch.tensor(MOONS_STD))
+
+
+def test_to_unit_range():
+    x = torch.tensor([-1.5, -1.0, 0.0, 1.0, 2.0])
+    torch.testing.assert_close(to_unit_range(x), torch.tensor([0.0, 0.0, 0.5, 1.0, 1.0]))
+
+
+# ----------------------------------------------------------------------------- FashionMNIST, real files
+def test_load_fashion_mnist_real_files(fashion_dir):
+    x, y = load_fashion_mnist("train", root=fashion_dir, n=10)
+    assert x.shape == (10, 1, 28, 28) and x.dtype == torch.float32
+    assert y.shape == (10,) and y.dtype == torch.long
+    assert y.tolist() == [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]
+    assert x.min().item() == -1.0 and x.max().item() == 1.0
+    # pixel values are k / 127.5 - 1 for whole bytes k
+    k = (x + 1) * 127.5
+    torch.testing.assert_close(k, k.round(), atol=1e-4, rtol=0)
+
+
+def test_load_fashion_mnist_full_test_split(fashion_dir):
+    x, y = load_fashion_mnist("test", root=fashion_dir)
+    assert x.shape == (10000, 1, 28, 28) and y.shape == (10000,)
+    assert torch.bincount(y).tolist() == [1000] * 10
+    assert -1.0 <= x.min().item() and x.max().item() <= 1.0
+    assert -0.6 < x.mean().item() < -0.3  # mostly dark background
+
+
+def _link_files(src: Path, dst: Path) -> Path:
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in FILES["train"] + FILES["test"]:
+        os.symlink(src / f, dst / f)
+    return dst
+
+
+@pytest.fixture
+def no_default_dirs(monkeypatch, tmp_path):
+    """The cache and Debian folders point at empty folders; DDPM_DATA_DIR is unset."""
+    monkeypatch.setattr(data_mod, "CACHE_DIR", tmp_path / "empty_cache" / "FashionMNIST" / "raw")
+    monkeypatch.setattr(data_mod, "DEBIAN_DIR", tmp_path / "empty_debian")
+    monkeypatch.delenv("DDPM_DATA_DIR", raising=False)
+    return tmp_path
+
+
+def test_search_order(fashion_dir, no_default_dirs, monkeypatch):
+    tmp = no_default_dirs
+    root = _link_files(fashion_dir, tmp / "root")
+    env = _link_files(fashion_dir, tmp / "env")
+    cache = _link_files(fashion_dir, tmp / "cache" / "FashionMNIST" / "raw")
+    monkeypatch.setattr(data_mod, "CACHE_DIR", cache)
+    # only the cache
+    assert find_fashion_mnist("train", download=False)[0].parent == cache
+    # $DDPM_DATA_DIR beats the cache
+    monkeypatch.setenv("DDPM_DATA_DIR", str(env))
+    assert find_fashion_mnist("train", download=False)[0].parent == env
+    # the root argument beats $DDPM_DATA_DIR
+    imgs, labels = find_fashion_mnist("test", root=root, download=False)
+    assert imgs == root / "t10k-images-idx3-ubyte.gz" and labels == root / "t10k-labels-idx1-ubyte.gz"
+    # a torchvision-style root (root/FashionMNIST/raw) works too
+    tv = _link_files(fashion_dir, tmp / "tv" / "FashionMNIST" / "raw")
+    assert find_fashion_mnist("train", root=tmp / "tv", download=False)[0].parent == tv
+    # and loading through the env folder gives the real data
+    _, y = load_fashion_mnist("train", n=3, download=False)
+    assert y.tolist() == [9, 0, 0]
+
+
+def test_incomplete_folder_is_skipped(fashion_dir, no_default_dirs, monkeypatch):
+    tmp = no_default_dirs
+    partial = tmp / "partial"
+    partial.mkdir()
+    os.symlink(fashion_dir / FILES["train"][0], partial / FILES["train"][0])  # images without labels
+    env = _link_files(fashion_dir, tmp / "env")
+    monkeypatch.setenv("DDPM_DATA_DIR", str(env))
+    assert find_fashion_mnist("train", root=partial, download=False)[0].parent == env
+
+
+def _check_helpful(err: Exception, folders):
+    msg = str(err)
+    for f in FILES["train"]:
+        assert f in msg, f"the message must name {f}"
+    for d in folders:
+        assert str(d) in msg, f"the message must name the folder {d}"
+    assert "DDPM_DATA_DIR" in msg
+
+
+def test_missing_dataset_download_false(no_default_dirs):
+    root = no_default_dirs / "nothing_here"
+    with pytest.raises(ValueError, match="FashionMNIST train files not found") as info:
+        load_fashion_mnist("train", root=root, download=False)
+    assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, DatasetNotFoundError)
+    _check_helpful(info.value, [root, data_mod.CACHE_DIR, data_mod.DEBIAN_DIR])
+    assert "download=False" in str(info.value)
+
+
+def test_missing_dataset_download_fails_offline(no_default_dirs, monkeypatch):
+    """download=True on a machine without internet still ends in the helpful error (never hangs)."""
+    import torchvision.datasets
+
+    calls = []
+
+    def offline(*args, **kwargs):
+        calls.append((args, kwargs))
+        raise RuntimeError("no route to host")
+
+    monkeypatch.setattr(torchvision.datasets, "FashionMNIST", offline)
+    with pytest.raises(FileNotFoundError, match="download through torchvision failed") as info:
+        find_fashion_mnist("test", download=True)
+    assert len(calls) == 1 and calls[0][1]["download"] is True and calls[0][1]["train"] is False
+    assert "no route to host" in str(info.value)
+    _check_helpful(info.value, [data_mod.CACHE_DIR])
+    assert isinstance(info.value, ValueError)
