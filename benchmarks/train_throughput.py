@@ -93,11 +93,13 @@ def main():
     ref = ReferenceLoop(device, B, sched, dataset=torchvision_dataset(Path(tmp.name)))
     sync = torch.cuda.synchronize if cuda else (lambda: None)
 
-    variants = {"ddpm_helpers.train": TrainConfig()}
-    if cuda:
+    variants = {"ddpm_helpers.train": TrainConfig(),
+                "  without channels_last": TrainConfig(channels_last=False)}
+    if not cuda:
+        variants["  with bf16 autocast"] = TrainConfig(amp="bf16")
+    else:
         variants.update({
             "  without bf16 autocast": TrainConfig(amp="off"),
-            "  without channels_last": TrainConfig(channels_last=False),
             "  without fused AdamW": TrainConfig(fused_adamw=False),
             "  with torch.compile": TrainConfig(compile=True),
         })

@@ -51,3 +51,242 @@ def moons_floor(n: int = 2000, seed: int = 1000, noise: float = 0.05) -> dict:
     a = make_moons_data(n, noise=noise, seed=seed)
     b = make_moons_data(n, noise=noise, seed=seed + 1)
     return {"chamfer": chamfer_distance(a, b), "mmd": mmd_rbf(a, b)}
+
+
+# ----------------------------------------------------------------------------- images: FID, KID, class histogram
+r"""Image metrics, measured in the feature space of the shipped FashionMNIST classifier.
+
+Notation (symbol -> name):
+
+    \phi(x)               classifier_features()   the classifier's 128-D penultimate layer
+    \mu_r, \Sigma_r       mean and covariance of the real features
+    \mu_g, \Sigma_g       mean and covariance of the generated features
+    FID                   fid_from_features()     Heusel et al. 2017, eq. 6 (Frechet distance)
+    KID                   kid_from_features()     Binkowski et al. 2018, unbiased MMD^2, cubic kernel
+
+FID = ||\mu_r - \mu_g||^2 + Tr(\Sigma_r + \Sigma_g - 2 (\Sigma_r \Sigma_g)^{1/2})  is biased: it grows as
+n shrinks, so a FID means nothing without its n and without the real-against-real floor
+(:func:`real_floor`) measured the same way at the same n. KID is unbiased (its expectation does
+not depend on n) but noisy at small n; we report its mean and spread over random subsets.
+Values are comparable only with values from the same classifier weights.
+"""
+import warnings  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+__all__ += ["classifier_features", "frechet_distance", "fid_from_features", "kid_from_features",
+            "image_quality", "real_floor", "class_histogram", "default_classifier"]
+
+_DEFAULT_CLASSIFIER = None
+_REFERENCE_CACHE: dict = {}
+
+
+def default_classifier():
+    """The shipped feature classifier (``load_pretrained("fashion_classifier")``), loaded once."""
+    global _DEFAULT_CLASSIFIER
+    if _DEFAULT_CLASSIFIER is None:
+        from .pretrained import load_pretrained
+
+        _DEFAULT_CLASSIFIER = load_pretrained("fashion_classifier")[0]
+    return _DEFAULT_CLASSIFIER
+
+
+def _check_images(images, name="images"):
+    if not isinstance(images, torch.Tensor) or images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28):
+        raise ValueError(f"{name} must be a (N, 1, 28, 28) tensor of images in [-1, 1], got "
+                         f"{type(images).__name__} {tuple(getattr(images, 'shape', ()))}")
+    if not torch.isfinite(images).all():
+        raise ValueError(f"{name} contains NaN or inf values; a diverged sampler cannot be scored")
+
+
+def classifier_features(images: torch.Tensor, classifier=None, batch_size: int = 500,
+                        return_logits: bool = False):
+    r"""\phi(x): the classifier's penultimate-layer features of every image (float64, on the CPU).
+
+    Images are clipped to [-1, 1] first, as saving samples as 8-bit pixels would clip them.
+
+    Shapes: images (N, 1, 28, 28) in [-1, 1] -> (N, F) (and logits (N, 10) with ``return_logits``).
+    """
+    _check_images(images)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    clf = classifier if classifier is not None else default_classifier()
+    was_training = clf.training
+    clf.eval()
+    device = next(clf.parameters()).device
+    feats, logits = [], []
+    with torch.inference_mode():
+        for i in range(0, images.shape[0], batch_size):
+            f, lg = clf.features(images[i:i + batch_size].to(device, torch.float32).clamp(-1, 1))
+            feats.append(f.double().cpu())
+            logits.append(lg.float().cpu())
+    clf.train(was_training)
+    f = torch.cat(feats)  # (N, F)
+    return (f, torch.cat(logits)) if return_logits else f
+
+
+def _as_features(f, name):
+    f = np.asarray(f.detach().cpu() if isinstance(f, torch.Tensor) else f, dtype=np.float64)
+    if f.ndim != 2 or f.shape[0] < 2:
+        raise ValueError(f"{name} must be a (N, F) array of features with N >= 2, got shape {f.shape}")
+    if not np.isfinite(f).all():
+        raise ValueError(f"{name} contains NaN or inf values")
+    return f
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
+    r"""Frechet distance between N(mu1, sigma1) and N(mu2, sigma2) (Dowson & Landau 1982; FID's formula):
+
+        d^2 = ||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^{1/2}).
+
+    ``scipy.linalg.sqrtm`` of a product of two PSD matrices is real in exact arithmetic; rounding
+    leaves tiny imaginary parts, which are dropped. A singular product (fewer samples than
+    features) gets ``eps * I`` added to both covariances, as pytorch-fid does.
+    Shapes: mu (F,), sigma (F, F) -> float.
+    """
+    from scipy import linalg
+
+    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
+    s1, s2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
+    if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (mu1.size, mu1.size):
+        raise ValueError(f"means must both be (F,) and covariances both (F, F); got {mu1.shape}, {s1.shape}, "
+                         f"{mu2.shape}, {s2.shape}")
+    # 1. the matrix square root of the product (singular when n < F or a feature is always 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(s1 @ s2)
+        if not np.isfinite(covmean).all():
+            offset = np.eye(s1.shape[0]) * eps
+            covmean = linalg.sqrtm((s1 + offset) @ (s2 + offset))
+    # 2. drop the rounding-level imaginary part
+    covmean = np.real(covmean)
+    # 3. the two terms: distance of the means, mismatch of the covariances
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def fid_from_features(f1, f2) -> float:
+    r"""FID between two sets of features (Heusel et al. 2017): :func:`frechet_distance` of their
+    sample means and covariances. Biased upward at small n; compare only at equal n.
+    Shapes: f1 (N1, F), f2 (N2, F) -> float.
+    """
+    f1, f2 = _as_features(f1, "f1"), _as_features(f2, "f2")
+    if f1.shape[1] != f2.shape[1]:
+        raise ValueError(f"f1 and f2 must have the same number of features, got {f1.shape[1]} and {f2.shape[1]}")
+    return frechet_distance(f1.mean(0), np.cov(f1, rowvar=False), f2.mean(0), np.cov(f2, rowvar=False))
+
+
+def kid_from_features(f1, f2, subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
+    r"""KID (Binkowski et al. 2018, sec. 3): the unbiased estimate of MMD^2 with the cubic kernel
+
+        k(x, y) = (x . y / F + 1)^3,
+        MMD_u^2 = 1/(m(m-1)) sum_{i != j} [k(x_i, x_j) + k(y_i, y_j)] - 2/m^2 sum_{i, j} k(x_i, y_j),
+
+    averaged over ``subsets`` random subsets of ``m = min(subset_size, N1, N2)`` from each set.
+    Returns ``(mean, std)`` over the subsets. Its expectation is 0 for two sets from one distribution.
+    Shapes: f1 (N1, F), f2 (N2, F) -> (float, float).
+    """
+    f1, f2 = _as_features(f1, "f1"), _as_features(f2, "f2")
+    if f1.shape[1] != f2.shape[1]:
+        raise ValueError(f"f1 and f2 must have the same number of features, got {f1.shape[1]} and {f2.shape[1]}")
+    for name, v in (("subsets", subsets), ("subset_size", subset_size)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1 + (name == "subset_size"):
+            raise ValueError(f"{name} must be an integer >= {1 + (name == 'subset_size')}, got {v!r}")
+    d = f1.shape[1]
+    m = min(subset_size, f1.shape[0], f2.shape[0])
+    rng = np.random.default_rng(seed)
+    values = np.empty(subsets)
+    for s in range(subsets):
+        x = f1[rng.choice(f1.shape[0], m, replace=False)]  # (m, F)
+        y = f2[rng.choice(f2.shape[0], m, replace=False)]  # (m, F)
+        kxx = (x @ x.T / d + 1) ** 3  # (m, m)
+        kyy = (y @ y.T / d + 1) ** 3
+        kxy = (x @ y.T / d + 1) ** 3
+        within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+        values[s] = within - 2 * kxy.mean()
+    return float(values.mean()), float(values.std())
+
+
+def _reference_features(reference, classifier):
+    if isinstance(reference, str):
+        if reference not in ("test", "train"):
+            raise ValueError(f"reference must be 'test', 'train' or a (N, 1, 28, 28) image tensor, got {reference!r}")
+        key = (reference, id(classifier) if classifier is not None else None)
+        if key not in _REFERENCE_CACHE:
+            from .data import load_fashion_mnist
+
+            _REFERENCE_CACHE[key] = classifier_features(load_fashion_mnist(reference)[0], classifier)
+        return _REFERENCE_CACHE[key]
+    return classifier_features(reference, classifier)
+
+
+def image_quality(samples: torch.Tensor, n: int | None = None, reference="test", classifier=None,
+                  kid_subsets: int = 100, seed: int = 0) -> dict:
+    """FID and KID of ``samples`` (the first ``n``; all when None) against a reference set.
+
+    ``reference``: "test" (all 10000 FashionMNIST test images, the default), "train", or an image
+    tensor. Returns ``{"fid", "kid", "kid_std", "n", "n_reference"}``. Always report n, and put
+    :func:`real_floor` at the same n beside it.
+    Shapes: samples (N, 1, 28, 28) in [-1, 1].
+    """
+    _check_images(samples, "samples")
+    if n is not None:
+        if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= samples.shape[0]:
+            raise ValueError(f"n must be None or an integer in 2..{samples.shape[0]} (the number of samples), "
+                             f"got {n!r}")
+        samples = samples[:n]
+    f_gen = classifier_features(samples, classifier)
+    f_ref = _reference_features(reference, classifier)
+    kid, kid_std = kid_from_features(f_gen, f_ref, subsets=kid_subsets, seed=seed)
+    return {"fid": fid_from_features(f_gen, f_ref), "kid": kid, "kid_std": kid_std,
+            "n": int(samples.shape[0]), "n_reference": int(f_ref.shape[0])}
+
+
+def real_floor(n: int, reference="test", classifier=None, seed: int = 0, kid_subsets: int = 100) -> dict:
+    """The real-against-real floor: :func:`image_quality` of ``n`` random *training* images, measured
+    exactly like the samples (same reference, same n). A sampler is good when its FID is a small
+    multiple of this floor. Returns the same dict as :func:`image_quality`.
+    """
+    from .data import load_fashion_mnist
+
+    if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= 60000:
+        raise ValueError(f"n must be an integer in 2..60000, got {n!r}")
+    x, _ = load_fashion_mnist("train")
+    idx = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))[:n]
+    return image_quality(x[idx], reference=reference, classifier=classifier, kid_subsets=kid_subsets, seed=seed)
+
+
+def class_histogram(samples: torch.Tensor, classifier=None) -> np.ndarray:
+    """How many samples the classifier puts in each of the 10 FashionMNIST classes (mode coverage).
+
+    Shapes: samples (N, 1, 28, 28) -> (10,) int counts, in the order of ``data.FASHION_CLASSES``.
+    """
+    _, logits = classifier_features(samples, classifier, return_logits=True)
+    return np.bincount(logits.argmax(1).numpy(), minlength=logits.shape[1])
+
+
+def nearest_neighbours(samples: torch.Tensor, train: torch.Tensor, chunk: int = 4096):
+    r"""Memorization check: each sample's nearest training image in pixel space (Euclidean, [-1, 1] pixels).
+
+    ``torch.cdist`` over chunks of the training set, keeping the running minimum.
+    Returns ``(distances (N,), indices (N,))``. A sample whose distance is near 0 is a copy.
+    Shapes: samples (N, C, H, W), train (M, C, H, W).
+    """
+    if samples.ndim < 2 or train.ndim < 2 or samples.shape[1:] != train.shape[1:]:
+        raise ValueError(f"samples and train must be (N, ...) and (M, ...) with the same image shape, got "
+                         f"{tuple(samples.shape)} and {tuple(train.shape)}")
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be an integer >= 1, got {chunk!r}")
+    a = samples.flatten(1).float().cpu()  # (N, D)
+    best_d = torch.full((a.shape[0],), float("inf"))
+    best_i = torch.zeros(a.shape[0], dtype=torch.long)
+    for start in range(0, train.shape[0], chunk):
+        b = train[start:start + chunk].flatten(1).float().cpu()  # (chunk, D)
+        d, i = torch.cdist(a, b).min(dim=1)                        # (N, chunk) -> (N,)
+        better = d < best_d
+        best_d = torch.where(better, d, best_d)
+        best_i = torch.where(better, i + start, best_i)
+    return best_d, best_i
+
+
+__all__ += ["nearest_neighbours"]

@@ -218,15 +218,18 @@ class UNet(nn.Module):
 
 
 # ----------------------------------------------------------------------------- registry
-_KINDS = {"mlp": (TimeMLP, MLPConfig), "unet": (UNet, UNetConfig)}
+from .classifier import ClassifierConfig, FashionClassifier  # noqa: E402  (the FID/KID feature network)
+
+_KINDS = {"mlp": (TimeMLP, MLPConfig), "unet": (UNet, UNetConfig),
+          "classifier": (FashionClassifier, ClassifierConfig)}
 
 
 def model_kind(model: nn.Module) -> str:
-    """The registry name of a model ("mlp" or "unet")."""
+    """The registry name of a model ("mlp", "unet" or "classifier")."""
     for kind, (cls, _) in _KINDS.items():
         if type(model) is cls:
             return kind
-    raise ValueError(f"model must be a TimeMLP or a UNet from ddpm_helpers.models, got {type(model).__name__}")
+    raise ValueError(f"model must be a TimeMLP, a UNet or a FashionClassifier from ddpm_helpers, got {type(model).__name__}")
 
 
 def build_model(kind: str, config: dict | None = None) -> nn.Module:

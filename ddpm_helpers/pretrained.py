@@ -7,6 +7,14 @@ config, hardware, training time and metrics.
 Train the shipped U-Net again (writes ``fashion_unet.pt`` and the training part of its card)::
 
     python -m ddpm_helpers.pretrained train-unet --minutes 75
+
+Train the feature classifier (CPU, a few minutes), and measure the shipped U-Net (FID, KID, the
+real-against-real floors and class histograms; writes ``fashion_unet.metrics.json`` and the
+card's "## Metrics" section from it; with the defaults, n = 500 DDIM-50 samples and n = 50
+DDPM-1000 samples, it takes the time stated in the card, under 10 minutes on a 2-core CPU)::
+
+    python -m ddpm_helpers.pretrained train-classifier
+    python -m ddpm_helpers.pretrained evaluate-unet
 """
 from __future__ import annotations
 
@@ -20,15 +28,18 @@ import torch
 
 from .data import load_fashion_mnist
 from .models import UNet, UNetConfig, count_parameters
-from .runtime import pick_device
+from .runtime import configure_threads, pick_device
 from .schedules import NoiseSchedule
 from .training import TrainConfig, load_checkpoint, save_checkpoint, train
 
-__all__ = ["WEIGHTS_DIR", "PRETRAINED", "load_pretrained", "hardware_summary"]
+__all__ = ["WEIGHTS_DIR", "PRETRAINED", "load_pretrained", "hardware_summary", "regenerate_check", "load_card_metrics",
+           "metrics_markdown", "write_metrics_card"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 PRETRAINED = {
     "fashion_unet": "DDPM U-Net on FashionMNIST (linear schedule, T=1000, epsilon prediction, EMA weights)",
+    "fashion_classifier": "Small FashionMNIST CNN: its 128-D penultimate layer is the feature space of "
+                          "FID/KID in this series, its logits give the class histogram of samples",
 }
 
 
@@ -41,6 +52,16 @@ def load_pretrained(name: str, device="cpu"):
         raise FileNotFoundError(f"shipped weights {path} are missing; reinstall ddpm_helpers or retrain them "
                                 f"(see {WEIGHTS_DIR / (name + '.md')})")
     return load_checkpoint(path, device=device)
+
+
+def load_card_metrics(name: str = "fashion_unet") -> dict | None:
+    """The metrics that ``evaluate-unet`` measured for shipped weights (``NAME.metrics.json``), or None."""
+    import json
+
+    if name not in PRETRAINED:
+        raise ValueError(f"name must be one of {sorted(PRETRAINED)}, got {name!r}")
+    path = WEIGHTS_DIR / f"{name}.metrics.json"
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def hardware_summary(device: torch.device) -> str:
@@ -62,19 +83,23 @@ def _train_unet(args) -> None:
     device = pick_device(args.device)
     x, _ = load_fashion_mnist("train")
     sched = NoiseSchedule.linear(1000)
-    model = UNet(UNetConfig(base_channels=args.base_channels))
+    model, prev = UNet(UNetConfig(base_channels=args.base_channels)), {}
+    if args.init:  # continue from earlier weights (a fresh optimizer, with its warm-up)
+        model, _, prev = load_checkpoint(args.init)
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup=200,
                          ema_decay=args.ema_decay, time_limit=args.minutes * 60, device=str(device),
                          seed=args.seed, log_every=100, compile=args.compile)
     result = train(model, x, sched, config)
-    epochs = result.steps_done * config.batch_size / x.shape[0]
+    steps = prev.get("steps", 0) + result.steps_done
+    epochs = steps * config.batch_size / x.shape[0]
+    command = "python -m ddpm_helpers.pretrained " + " ".join(sys.argv[1:])
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {
-        "name": out.stem, "command": "python -m ddpm_helpers.pretrained " + " ".join(sys.argv[1:]),
-        "hardware": hardware_summary(device), "device": str(device), "torch": torch.__version__,
-        "date": datetime.date.today().isoformat(), "steps": result.steps_done, "epochs": round(epochs, 2),
-        "train_seconds": round(result.seconds, 1), "batch_size": config.batch_size, "lr": config.lr,
+        "name": out.stem, "command": f"{prev['command']}; then {command}" if prev else command,
+        "hardware": hardware_summary(device), "device": str(device), "torch": str(torch.__version__),
+        "date": datetime.date.today().isoformat(), "steps": steps, "epochs": round(epochs, 2),
+        "train_seconds": round(prev.get("train_seconds", 0) + result.seconds, 1), "batch_size": config.batch_size, "lr": config.lr,
         "ema_decay": config.ema_decay, "final_loss": float(result.losses[-200:].mean()),
         "interrupted": result.interrupted, "parameters": count_parameters(model),
     }
@@ -85,8 +110,152 @@ def _train_unet(args) -> None:
         + "\n".join(f"- **{k}**: {v}" for k, v in meta.items())
         + f"\n- **config**: {model.config}\n- **schedule**: linear, T=1000, beta 1e-4 .. 0.02\n"
     )
-    print(f"saved {out} ({out.stat().st_size / 1e6:.1f} MB) after {result.steps_done} steps "
-          f"({epochs:.1f} epochs, {result.seconds / 60:.1f} min); card {card}")
+    print(f"saved {out} ({out.stat().st_size / 1e6:.1f} MB) after {steps} steps in all "
+          f"({epochs:.1f} epochs; this run {result.steps_done} steps, {result.seconds / 60:.1f} min); card {card}")
+
+
+def _train_classifier(args) -> None:
+    from .classifier import (ClassifierConfig, FashionClassifier, calibrate_feature_scale, classifier_accuracy,
+                             train_classifier)
+
+    torch.manual_seed(args.seed)
+    x, y = load_fashion_mnist("train")
+    x_test, y_test = load_fashion_mnist("test")
+    model = FashionClassifier(ClassifierConfig())
+    hist = train_classifier(model, x, y, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                            seed=args.seed)
+    acc = classifier_accuracy(model, x_test, y_test)
+    scale = calibrate_feature_scale(model, x)  # features / RMS over the training set: O(1) for FID/KID
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "name": out.stem, "command": "python -m ddpm_helpers.pretrained " + " ".join(sys.argv[1:]),
+        "hardware": hardware_summary(torch.device("cpu")), "device": "cpu", "torch": str(torch.__version__),
+        "date": datetime.date.today().isoformat(), "epochs": args.epochs, "steps": hist["steps"],
+        "batch_size": args.batch_size, "lr": args.lr, "optimizer": "AdamW, one-cycle lr, weight decay 1e-4",
+        "augmentation": "random horizontal flips", "train_seconds": round(hist["seconds"], 1),
+        "final_loss": round(sum(hist["losses"][-100:]) / 100, 4), "test_accuracy": round(acc, 4),
+        "parameters": count_parameters(model), "seed": args.seed, "feature_scale": scale,
+    }
+    save_checkpoint(out, model, None, meta)
+    card = out.with_suffix(".md")
+    card.write_text(
+        f"# {out.stem}\n\n{PRETRAINED.get(out.stem, 'FashionMNIST classifier')}.\n\n"
+        "Used by `ddpm_helpers.metrics` (FID, KID, class histograms). Its numbers are comparable only with\n"
+        "numbers measured with these same weights, never with published (Inception-based) FIDs.\n\n"
+        "## Training\n\n" + "\n".join(f"- **{k}**: {v}" for k, v in meta.items())
+        + f"\n- **config**: {model.config}\n- **data**: FashionMNIST train split (60000 images in [-1, 1])\n"
+        f"\n## Metrics\n\n- **test accuracy** (all 10000 FashionMNIST test images): {acc:.4f}\n"
+    )
+    print(f"saved {out} ({out.stat().st_size / 1e6:.2f} MB): test accuracy {acc:.4f} after {args.epochs} epochs "
+          f"({hist['seconds'] / 60:.1f} min); card {card}")
+
+
+METRICS_HEADER = "## Metrics"
+
+
+def _sample_timed(model, sched, n, sampler, seed, batch_size=250):
+    """Draw ``n`` samples in batches with a seeded CPU generator; return (samples, seconds)."""
+    import time
+
+    from .sampling import ddim_sample, ddpm_sample
+
+    gen = torch.Generator().manual_seed(seed)
+    out, t0 = [], time.perf_counter()
+    for start in range(0, n, batch_size):
+        shape = (min(batch_size, n - start), 1, 28, 28)
+        if sampler == "ddim50":
+            out.append(ddim_sample(model, sched, shape, steps=50, eta=0.0, generator=gen, progress=False))
+        elif sampler == "ddim20":
+            out.append(ddim_sample(model, sched, shape, steps=20, eta=0.0, generator=gen, progress=False))
+        elif sampler == "ddpm1000":
+            out.append(ddpm_sample(model, sched, shape, generator=gen, progress=False))
+        else:
+            raise ValueError(f"sampler must be 'ddim50', 'ddim20' or 'ddpm1000', got {sampler!r}")
+    return torch.cat(out).cpu(), time.perf_counter() - t0
+
+
+SAMPLERS = {"ddim50": "DDIM, 50 steps (trailing spacing), eta = 0",
+            "ddim20": "DDIM, 20 steps (trailing spacing), eta = 0",
+            "ddpm1000": "DDPM (Algorithm 2), 1000 steps, posterior variance"}
+
+
+def regenerate_check(model, sched, check: dict) -> dict:
+    """Re-measure the card's small "check" entry (same sampler, n and seed) from the given weights."""
+    from .metrics import class_histogram, image_quality
+
+    x, _ = _sample_timed(model, sched, check["n"], check["sampler"], check["seed"])
+    q = image_quality(x)
+    return {**q, "class_histogram": class_histogram(x).tolist()}
+
+
+def metrics_markdown(m: dict) -> str:
+    """The "## Metrics" section of a U-Net card, written from the JSON sidecar's dict."""
+    from .data import FASHION_CLASSES
+
+    lines = [METRICS_HEADER, "",
+             f"Measured by `{m['command']}` on {m['hardware']} ({m['date']}).",
+             f"FID and KID in the feature space of the shipped `fashion_classifier` (128-D), against all "
+             f"{m['n_reference']} FashionMNIST test images; the floor is n random *training* images measured "
+             f"the same way. Compare only at equal n and with the same classifier (not with Inception FIDs).", "",
+             "| sampler | n | FID | floor FID | KID (x 1e3) | floor KID (x 1e3) | seconds |",
+             "|---|---|---|---|---|---|---|"]
+    for key, r in m["samplers"].items():
+        fl = m["floors"][str(r["n"])]
+        lines.append(f"| {SAMPLERS[key]} | {r['n']} | {r['fid']:.2f} | {fl['fid']:.2f} | "
+                     f"{1e3 * r['kid']:.2f} +- {1e3 * r['kid_std']:.2f} | {1e3 * fl['kid']:.2f} +- "
+                     f"{1e3 * fl['kid_std']:.2f} | {r['seconds']:.0f} |")
+    lines += ["", "Class histogram of the samples (classifier's most likely class):", "",
+              "| sampler | " + " | ".join(FASHION_CLASSES) + " |", "|---|" + "---|" * len(FASHION_CLASSES)]
+    for key, r in m["samplers"].items():
+        lines.append(f"| {key} (n={r['n']}) | " + " | ".join(str(c) for c in r["class_histogram"]) + " |")
+    c = m["check"]
+    if "total_seconds" in m:
+        lines += ["", f"The whole evaluation took {m['total_seconds'] / 60:.1f} min."]
+    lines += ["", f"Regeneration check (tests/test_pretrained.py re-measures it in quick mode): {SAMPLERS[c['sampler']]}, "
+              f"n = {c['n']}, seed {c['seed']}: FID {c['fid']:.2f}, KID {1e3 * c['kid']:.2f} x 1e-3, "
+              f"histogram {c['class_histogram']}.", ""]
+    return "\n".join(lines)
+
+
+def write_metrics_card(card: Path, m: dict) -> None:
+    """Replace (or append) the card's "## Metrics" section with :func:`metrics_markdown`."""
+    text = card.read_text() if card.is_file() else f"# {card.stem}\n"
+    head = text.split(METRICS_HEADER)[0].rstrip() + "\n\n"
+    card.write_text(head + metrics_markdown(m))
+
+
+def _evaluate_unet(args) -> None:
+    import json
+    import time
+
+    from .metrics import class_histogram, image_quality, real_floor
+
+    configure_threads(args.threads)  # one thread on a 2-core machine (see runtime.configure_threads)
+    start = time.perf_counter()
+    model, sched, meta = load_pretrained(args.name)
+    m = {"command": "python -m ddpm_helpers.pretrained " + " ".join(sys.argv[1:]),
+         "hardware": hardware_summary(torch.device("cpu")), "threads": torch.get_num_threads(),
+         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+         "weights_steps": meta.get("steps"), "seed": args.seed, "samplers": {}, "floors": {}}
+    for key, n in (("ddim50", args.n_ddim), ("ddpm1000", args.n_ddpm)):
+        if n <= 0:
+            continue
+        x, secs = _sample_timed(model, sched, n, key, args.seed)
+        q = image_quality(x)
+        m["samplers"][key] = {**q, "seconds": round(secs, 1), "class_histogram": class_histogram(x).tolist()}
+        if str(n) not in m["floors"]:
+            m["floors"][str(n)] = real_floor(n)
+        print(f"{key}: n={n} FID {q['fid']:.2f} KID {q['kid']:.4f} ({secs:.0f} s); floor FID "
+              f"{m['floors'][str(n)]['fid']:.2f}", flush=True)
+    m["n_reference"] = next(iter(m["samplers"].values()))["n_reference"]
+    check = {"sampler": "ddim20", "n": args.check_n, "seed": args.seed + 1}
+    m["check"] = {**check, **regenerate_check(model, sched, check)}
+    m["total_seconds"] = round(time.perf_counter() - start, 1)
+    sidecar = WEIGHTS_DIR / f"{args.name}.metrics.json"
+    sidecar.write_text(json.dumps(m, indent=1) + "\n")
+    write_metrics_card(WEIGHTS_DIR / f"{args.name}.md", m)
+    print(f"wrote {sidecar} and the metrics section of {WEIGHTS_DIR / (args.name + '.md')}")
 
 
 def main(argv=None) -> None:
@@ -103,10 +272,31 @@ def main(argv=None) -> None:
     u.add_argument("--seed", type=int, default=0)
     u.add_argument("--device", default=None)
     u.add_argument("--compile", action="store_true")
+    u.add_argument("--init", default=None, help="continue training from this checkpoint's weights")
     u.add_argument("--out", default=str(WEIGHTS_DIR / "fashion_unet.pt"))
+    c = sub.add_parser("train-classifier", help="train the FashionMNIST feature classifier (CPU, a few minutes)")
+    c.add_argument("--epochs", type=int, default=3)
+    c.add_argument("--batch-size", type=int, default=128)
+    c.add_argument("--lr", type=float, default=2e-3)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--out", default=str(WEIGHTS_DIR / "fashion_classifier.pt"))
+    e = sub.add_parser("evaluate-unet", help="sample the shipped U-Net, measure FID/KID/floors/histograms, "
+                                              "write NAME.metrics.json and the card's metrics section")
+    e.add_argument("--n-ddim", type=int, default=500, help="samples drawn with DDIM, 50 steps, eta 0")
+    e.add_argument("--n-ddpm", type=int, default=50, help="samples drawn with DDPM, 1000 steps")
+    e.add_argument("--check-n", type=int, default=32, help="samples of the small regeneration check (DDIM 20)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--threads", type=int, default=0, help="torch threads (0: 1 on a <= 2-core CPU, else torch's default)")
+    e.add_argument("--name", default="fashion_unet")
     args = p.parse_args(argv)
     if args.cmd == "train-unet":
         _train_unet(args)
+    elif args.cmd == "train-classifier":
+        _train_classifier(args)
+    elif args.cmd == "evaluate-unet":
+        _evaluate_unet(args)
+    else:
+        raise ValueError(f"unknown command {args.cmd!r}")
 
 
 if __name__ == "__main__":

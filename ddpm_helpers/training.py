@@ -43,7 +43,7 @@ class TrainConfig:
     ema_decay: float = 0.999          # EMA decay (warmed up as min(decay, (1+n)/(10+n)))
     amp: Literal["auto", "bf16", "fp16", "off"] = "auto"  # auto: bf16 on CUDA, off elsewhere
     compile: bool = False             # torch.compile the model (CUDA only; slow first step)
-    channels_last: bool = True        # channels_last memory format for 4-D data on CUDA
+    channels_last: bool = True        # channels_last memory format for 4-D (image) data
     fused_adamw: bool = True          # fused AdamW kernel on CUDA
     device: str | None = None         # None: cuda, then mps, then cpu
     seed: int = 0                     # seeds t, noise and batch draws
@@ -123,7 +123,7 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
 
     # 1. everything resident on the device: model, data, schedule
     model = model.to(device)
-    channels_last = cuda and config.channels_last and data.ndim == 4
+    channels_last = config.channels_last and data.ndim == 4
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     data = data.to(device, torch.float32)

@@ -1,0 +1,173 @@
+"""Notebook 06's DDIM extras: slerp, inversion, the eta=1 identity, and the speed-quality table."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from conftest import TinyEps
+from ddpm_helpers import ddim_sample, ddpm_sample
+from ddpm_helpers.ddim_extras import (ddim_invert, ddim_invert_step, ddim_reconstruct, format_table, slerp,
+                                      slerp_path, speed_quality_table)
+from ddpm_helpers.reverse import ddim_step
+from ddpm_helpers.schedules import NoiseSchedule
+
+
+class ConstEps(nn.Module):
+    """eps_hat = c for every x and t: DDIM inversion is then exact (the noise is the same at both ends)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Parameter(torch.linspace(-0.5, 0.5, 4).reshape(1, 1, 2, 2))
+
+    def forward(self, x, t):
+        return self.c.expand_as(x)
+
+
+class TinyImageEps(TinyEps):
+    """TinyEps with a U-Net-like config so the table can read the image shape."""
+
+    def __init__(self):
+        super().__init__()
+
+        class Cfg:
+            in_channels, image_size = 1, 4
+        self.config = Cfg()
+
+
+# ----------------------------------------------------------------------------- slerp
+def test_slerp_pinned_and_endpoints():
+    z0, z1 = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0]])
+    mid = slerp(z0, z1, 0.5)
+    assert torch.allclose(mid, torch.tensor([[math.sqrt(0.5), math.sqrt(0.5)]]), atol=1e-6)
+    assert torch.allclose(slerp(z0, z1, 0.0), z0) and torch.allclose(slerp(z0, z1, 1.0), z1, atol=1e-7)
+    # a third of the way along the quarter circle: angle 30 degrees
+    assert torch.allclose(slerp(z0, z1, 1 / 3), torch.tensor([[math.cos(math.pi / 6), math.sin(math.pi / 6)]]),
+                          atol=1e-6)
+
+
+def test_slerp_keeps_gaussian_norm_where_lerp_shrinks_it():
+    g = torch.Generator().manual_seed(0)
+    z0, z1 = torch.randn(1, 784, generator=g), torch.randn(1, 784, generator=g)
+    path = slerp_path(z0, z1, 9)
+    assert path.shape == (9, 784)
+    norms = path.norm(dim=1)
+    assert (norms / math.sqrt(784)).sub(1).abs().max() < 0.1
+    lerp_mid = 0.5 * (z0 + z1)
+    assert lerp_mid.norm() / math.sqrt(784) < 0.8  # the straight line's midpoint is ~1/sqrt(2) too short
+
+
+def test_slerp_batched_alpha_and_parallel_fallback():
+    z0 = torch.randn(3, 2, 2, generator=torch.Generator().manual_seed(1))
+    out = slerp(z0, 2 * z0, torch.tensor([0.0, 0.5, 1.0]))  # parallel: straight line
+    assert torch.allclose(out[1], 1.5 * z0[1], atol=1e-6) and torch.allclose(out[2], 2 * z0[2], atol=1e-6)
+
+
+def test_slerp_bad_input():
+    z = torch.zeros(2, 3)
+    with pytest.raises(ValueError, match="same shape"):
+        slerp(z, torch.zeros(2, 4), 0.5)
+    with pytest.raises(ValueError, match=r"alpha must lie in \[0, 1\]"):
+        slerp(z + 1, z + 2, 1.5)
+    with pytest.raises(ValueError, match="alpha must be a float or a"):
+        slerp(z + 1, z + 2, torch.zeros(3))
+    with pytest.raises(ValueError, match="n must be an integer >= 2"):
+        slerp_path(z, z, 1)
+
+
+# ----------------------------------------------------------------------------- inversion
+def test_invert_step_undoes_ddim_step_for_a_fixed_eps(linear1000):
+    g = torch.Generator().manual_seed(2)
+    x_t, eps = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
+    for t, t_prev in ((999, 979), (500, 400), (19, -1)):
+        x_prev = ddim_step(x_t, eps, t, t_prev, linear1000, eta=0.0)
+        back = ddim_invert_step(x_prev, eps, t_prev, t, linear1000)
+        assert torch.allclose(back, x_t, atol=1e-4), (t, (back - x_t).abs().max())
+
+
+def test_inversion_exact_for_a_constant_predictor():
+    sched = NoiseSchedule.linear(200)
+    x0 = torch.rand(3, 1, 2, 2) * 2 - 1
+    out = ddim_reconstruct(ConstEps(), sched, x0, steps=20)
+    assert out["max_abs"].max() < 1e-4
+    assert out["x_T"].shape == x0.shape
+
+
+def test_inversion_error_shrinks_with_more_steps():
+    sched = NoiseSchedule.linear(200)
+    model = TinyEps()
+    x0 = torch.rand(4, 2, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    errs = [ddim_reconstruct(model, sched, x0, steps=k)["rmse"].mean().item() for k in (5, 50, 200)]
+    assert errs[0] > errs[1] > errs[2], errs
+    assert errs[2] < 1e-2
+
+
+def test_invert_trajectory_and_bad_input(linear1000):
+    model = TinyEps()
+    x_T, traj = ddim_invert(model, NoiseSchedule.linear(100), torch.zeros(2, 3), steps=10, return_trajectory=True)
+    assert traj.shape == (11, 2, 3) and torch.equal(traj[-1], x_T)
+    with pytest.raises(ValueError, match="s must be an int in -1.."):
+        ddim_invert_step(torch.zeros(2), torch.zeros(2), 5, 5, linear1000)
+    with pytest.raises(ValueError, match="steps must be an integer in 1..T"):
+        ddim_invert(model, linear1000, torch.zeros(2, 3), steps=0)
+
+
+# ----------------------------------------------------------------------------- eta = 1 on the full grid is DDPM
+def test_ddim_eta1_full_grid_is_ddpm():
+    sched = NoiseSchedule.linear(100)
+    model = TinyEps()
+    a = ddpm_sample(model, sched, (5, 2), generator=torch.Generator().manual_seed(4), progress=False)
+    b = ddim_sample(model, sched, (5, 2), steps=100, eta=1.0, generator=torch.Generator().manual_seed(4),
+                    progress=False)
+    assert torch.allclose(a, b, atol=1e-4), (a - b).abs().max()
+    c = ddim_sample(model, sched, (5, 2), steps=100, eta=0.0, generator=torch.Generator().manual_seed(4),
+                    progress=False)
+    assert (a - c).abs().max() > 1e-2  # eta = 0 is a different sampler
+
+
+# ----------------------------------------------------------------------------- speed-quality table
+def test_speed_quality_table_rows_and_shared_start(monkeypatch):
+    import ddpm_helpers.metrics as metrics
+
+    seen = []
+
+    def fake_quality(samples, n=None, reference="test", classifier=None):
+        seen.append(samples.clone())
+        return {"fid": float(samples.abs().mean()), "kid": 0.001, "kid_std": 0.0005, "n": samples.shape[0]}
+
+    monkeypatch.setattr(metrics, "image_quality", fake_quality)
+    sched = NoiseSchedule.linear(50)
+    rows = speed_quality_table(TinyImageEps(), sched, n=5, steps_list=(5, 50), etas=(0.0, 1.0), generator=7,
+                               batch_size=2)
+    assert [(r["sampler"], r["steps"], r["eta"]) for r in rows] == [
+        ("DDPM", 50, 1.0), ("DDIM", 5, 0.0), ("DDIM", 5, 1.0), ("DDIM", 50, 0.0), ("DDIM", 50, 1.0)]
+    assert all(s.shape == (5, 1, 4, 4) for s in seen)
+    assert all(r["n"] == 5 and r["seconds"] > 0 and r["fid"] >= 0 and r["model_calls"] == r["steps"] for r in rows)
+    # the same x_T and noise stream per row: DDIM eta=1 with all 50 steps reproduces the DDPM row
+    assert torch.allclose(seen[0], seen[4], atol=1e-4)
+    # and the table is reproducible
+    again = speed_quality_table(TinyImageEps(), sched, n=5, steps_list=(5,), etas=(0.0,), generator=7,
+                                include_ddpm=False)
+    assert torch.allclose(seen[-1], seen[1], atol=1e-6) and again[0]["fid"] == rows[1]["fid"]
+    md = format_table(rows)
+    assert md.count("\n") == 6 and "| DDPM | 50 | 1 | 5 |" in md and "1.0x" in md and "FID" in md
+
+
+def test_speed_quality_table_without_metrics_and_bad_input():
+    sched = NoiseSchedule.linear(20)
+    rows = speed_quality_table(TinyImageEps(), sched, n=2, steps_list=(2,), etas=(0.5,), metrics=False)
+    assert len(rows) == 2 and "fid" not in rows[0]
+    assert "FID" not in format_table(rows)
+    m = TinyImageEps()
+    with pytest.raises(ValueError, match="steps must be an integer in 1..T=20"):
+        speed_quality_table(m, sched, n=2, steps_list=(30,), metrics=False)
+    with pytest.raises(ValueError, match="every eta must be"):
+        speed_quality_table(m, sched, n=2, steps_list=(2,), etas=(-1.0,), metrics=False)
+    with pytest.raises(ValueError, match="n must be an integer >= 2"):
+        speed_quality_table(m, sched, n=1, metrics=False)
+    with pytest.raises(ValueError, match="generator must be"):
+        speed_quality_table(m, sched, n=2, steps_list=(2,), generator="seed", metrics=False)
+    with pytest.raises(ValueError, match="shape must be given"):
+        speed_quality_table(TinyEps(), sched, n=2, steps_list=(2,), metrics=False)

@@ -1,0 +1,127 @@
+"""Numbers and formulas taught in notebooks 01-03, pinned (see ddpm_helpers.experiments)."""
+import math
+
+import pytest
+import torch
+
+from ddpm_helpers import NoiseSchedule, TimeMLP, ddpm_sample, q_sample
+from ddpm_helpers.experiments import (chain_variance, iterate_chain, loss_baselines, naive_skip_sample,
+                                      naive_skip_timesteps, snr_zero_db_crossing, subtract_full_noise,
+                                      terminal_snr_table)
+
+
+def test_terminal_snr_numbers_stated_in_notebook_01():
+    rows = {(r["T"], r["beta_end"]): r for r in terminal_snr_table(Ts=(300, 1000), beta_ends=(0.02,))}
+    assert rows[(300, 0.02)]["signal"] == pytest.approx(0.2192, abs=5e-4)
+    assert rows[(300, 0.02)]["snr_db"] == pytest.approx(-12.97, abs=0.02)
+    assert rows[(1000, 0.02)]["signal"] == pytest.approx(0.006358, rel=2e-3)   # sqrt(4.04e-5)
+    assert rows[(1000, 0.02)]["snr_db"] == pytest.approx(-43.94, abs=0.02)
+
+
+def test_zero_db_crossings_linear_and_cosine():
+    lin, cos = NoiseSchedule.linear(1000), NoiseSchedule.cosine(1000)
+    assert snr_zero_db_crossing(lin) == 259
+    assert snr_zero_db_crossing(cos) == 496
+    for s, t0 in ((lin, 259), (cos, 496)):
+        assert s.snr_db()[t0 - 1] > 0 > s.snr_db()[t0]
+    assert snr_zero_db_crossing(NoiseSchedule.linear(10, 1e-4, 1e-3)) is None
+
+
+def test_chain_variance_formulas_match_recursion_and_simulation():
+    s = NoiseSchedule.linear(1000)
+    v_shrink, v_plain = chain_variance(s, 0.35), chain_variance(s, 0.35, shrink=False)
+    v, w = 0.35, 0.35
+    for b in s.betas.double():
+        v, w = (1 - b) * v + b, w + b
+    assert v_shrink[-1].item() == pytest.approx(v.item(), rel=1e-9)
+    assert v_plain[-1].item() == pytest.approx(w.item(), rel=1e-9)
+    assert v_plain[-1].item() == pytest.approx(0.35 + 10.05, abs=1e-3)       # sum of linear betas = 10.05
+    assert v_shrink[-1].item() == pytest.approx(1.0, abs=1e-4)
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.randn(4000, 2, generator=g) * math.sqrt(0.35)
+    for shrink, theory in ((True, v_shrink), (False, v_plain)):
+        x = iterate_chain(x0, 499, s, shrink=shrink, generator=g)
+        assert x.var().item() == pytest.approx(theory[499].item(), rel=0.06)
+
+
+def test_two_independent_gaussians_add_variances_and_chain_matches_jump():
+    from scipy.stats import ks_2samp
+
+    s = NoiseSchedule.linear(1000)
+    g = torch.Generator().manual_seed(1)
+    x0 = torch.tensor([[0.8, -0.5]]).expand(8000, 2)
+    for t in (0, 1, 250):
+        chain = iterate_chain(x0, t, s, generator=g)
+        jump, _ = q_sample(x0, t, s, generator=g)
+        ab = s.alpha_bars[t].item()
+        assert chain[:, 0].mean().item() == pytest.approx(0.8 * math.sqrt(ab), abs=4 * math.sqrt((1 - ab) / 8000))
+        assert chain[:, 0].var().item() == pytest.approx(1 - ab, rel=0.08)
+        assert ks_2samp(chain[:, 0].numpy(), jump[:, 0].numpy()).pvalue > 1e-3
+    # a wrong chain (no shrink) is told apart by the same test
+    bad = iterate_chain(x0, 250, s, shrink=False, generator=g)
+    jump, _ = q_sample(x0, 250, s, generator=g)
+    assert ks_2samp(bad[:, 0].numpy(), jump[:, 0].numpy()).pvalue < 1e-6
+
+
+def test_loss_baselines_are_one_two_zero():
+    s = NoiseSchedule.linear(100)
+    b = loss_baselines(torch.randn(500, 2), s, [0, 50, 100], n=20000, generator=torch.Generator().manual_seed(0))
+    assert b["predict zero"] == pytest.approx([1, 1], abs=0.03)
+    assert b["predict random noise"] == pytest.approx([2, 2], abs=0.05)
+    assert b["predict the true noise"] == pytest.approx([0, 0])
+
+
+def test_naive_skip_timesteps_and_k1_equals_ddpm_sample():
+    assert naive_skip_timesteps(100, 20) == [99, 79, 59, 39, 19, 0]
+    assert naive_skip_timesteps(100, 1) == list(range(99, -1, -1))
+    assert naive_skip_timesteps(10, 3) == [9, 6, 3, 0]
+    with pytest.raises(ValueError, match="k"):
+        naive_skip_timesteps(100, 0)
+    torch.manual_seed(0)
+    m, s = TimeMLP(hidden=32, blocks=1), NoiseSchedule.linear(50)
+    x_T = torch.randn(64, 2)
+    a = naive_skip_sample(m, s, 64, 1, x_T=x_T, generator=torch.Generator().manual_seed(5))
+    b = ddpm_sample(m, s, (64, 2), x_T=x_T, generator=torch.Generator().manual_seed(5), progress=False)
+    torch.testing.assert_close(a, b)
+    x, traj, ts = naive_skip_sample(m, s, 64, 20, x_T=x_T, return_trajectory=True)
+    assert ts == [49, 29, 9, 0] and traj.shape == (5, 64, 2)
+
+
+def test_naive_skip_leaves_noise_in_for_an_ideal_denoiser():
+    """Data x_0 ~ N(0, 0.25) has the exact noise predictor eps_hat = sqrt(1-ab) x_t / (0.25 ab + 1 - ab).
+    Ancestral sampling (k=1) recovers std 0.5; naive skipping leaves noise in, more so for larger k."""
+    class Oracle(torch.nn.Module):
+        def __init__(self, s):
+            super().__init__()
+            self.s = s
+            self.p = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x, t):
+            ab = self.s.alpha_bars[t][:, None]
+            return (1 - ab).sqrt() * x / (0.25 * ab + 1 - ab)
+
+    s = NoiseSchedule.linear(1000)
+    o = Oracle(s)
+    g = torch.Generator().manual_seed(0)
+    stds = {k: naive_skip_sample(o, s, 4000, k, generator=g).std().item() for k in (1, 2, 5, 20)}
+    assert stds[1] == pytest.approx(0.5, abs=0.02)
+    assert stds[1] < stds[2] < stds[5] < stds[20]
+    assert stds[20] > 0.85
+
+
+def test_subtract_full_noise_collapses_to_the_origin():
+    class Oracle(torch.nn.Module):
+        def __init__(self, s):
+            super().__init__()
+            self.s = s
+            self.p = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x, t):
+            return x / (1 - self.s.alpha_bars[t]).sqrt()[:, None]
+
+    s = NoiseSchedule.linear(1000)
+    traj = subtract_full_noise(Oracle(s), s, torch.randn(100, 2), steps=5)
+    assert traj.shape == (6, 100, 2)
+    assert traj[1].abs().max().item() < 0.05
+    with pytest.raises(ValueError, match="steps"):
+        subtract_full_noise(Oracle(s), s, torch.randn(10, 2), steps=0)

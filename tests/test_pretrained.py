@@ -1,0 +1,97 @@
+"""Shipped weights: they load offline, stay within their size limits, and their model cards are true.
+
+The U-Net card's metrics come from ``ddpm_helpers/weights/fashion_unet.metrics.json`` (written by
+``python -m ddpm_helpers.pretrained evaluate-unet``). This test re-measures the small regeneration
+check stored there (same sampler, n and seed) from the shipped weights, and checks that the card's
+markdown is the one written from that JSON.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ddpm_helpers.classifier import FashionClassifier, classifier_accuracy
+from ddpm_helpers.models import UNet
+from ddpm_helpers.pretrained import (PRETRAINED, WEIGHTS_DIR, load_pretrained, metrics_markdown,
+                                     regenerate_check, write_metrics_card)
+
+LIMITS_MB = {"fashion_unet": 20, "fashion_classifier": 5}
+
+
+@pytest.mark.parametrize("name", sorted(PRETRAINED))
+def test_shipped_weights_load_offline_within_size(name):
+    path = WEIGHTS_DIR / f"{name}.pt"
+    assert path.stat().st_size / 1e6 <= LIMITS_MB[name]
+    model, sched, meta = load_pretrained(name)
+    card = (WEIGHTS_DIR / f"{name}.md").read_text()
+    assert meta["command"] in card and "python -m ddpm_helpers.pretrained" in meta["command"]
+    assert "hardware" in card and str(meta["train_seconds"]) in card
+    if name == "fashion_unet":
+        assert isinstance(model, UNet) and sched.T == 1000
+        x = model(torch.zeros(2, 1, 28, 28), torch.tensor([0, 999]))
+        assert x.shape == (2, 1, 28, 28) and torch.isfinite(x).all()
+    else:
+        assert isinstance(model, FashionClassifier) and sched is None
+
+
+def test_load_pretrained_unknown_name():
+    with pytest.raises(ValueError, match="fashion_unet"):
+        load_pretrained("imagenet_unet")
+
+
+def test_classifier_card_accuracy_is_true(fashion_dir):
+    from ddpm_helpers.data import load_fashion_mnist
+
+    model, _, meta = load_pretrained("fashion_classifier")
+    x, y = load_fashion_mnist("test")
+    acc = classifier_accuracy(model, x, y)
+    assert acc == pytest.approx(meta["test_accuracy"], abs=2e-4)
+    assert f"{meta['test_accuracy']:.4f}" in (WEIGHTS_DIR / "fashion_classifier.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def unet_metrics():
+    path = WEIGHTS_DIR / "fashion_unet.metrics.json"
+    assert path.is_file(), "fashion_unet.metrics.json is missing: run python -m ddpm_helpers.pretrained evaluate-unet"
+    return json.loads(path.read_text())
+
+
+def test_unet_metrics_belong_to_the_shipped_weights(unet_metrics):
+    _, _, meta = load_pretrained("fashion_unet")
+    assert unet_metrics["weights_steps"] == meta["steps"], (
+        "fashion_unet.pt was retrained after its metrics were measured: run "
+        "python -m ddpm_helpers.pretrained evaluate-unet")
+    card = (WEIGHTS_DIR / "fashion_unet.md").read_text()
+    assert metrics_markdown(unet_metrics) in card, "the card's metrics section is not the one written from the JSON"
+    for key, r in unet_metrics["samplers"].items():
+        floor = unet_metrics["floors"][str(r["n"])]
+        assert r["n"] >= 2 and sum(r["class_histogram"]) == r["n"] and floor["fid"] >= 0
+
+
+def test_unet_card_metrics_regenerate(unet_metrics, fashion_dir):
+    model, sched, _ = load_pretrained("fashion_unet")
+    stored = unet_metrics["check"]
+    fresh = regenerate_check(model, sched, stored)
+    # same weights, sampler (deterministic DDIM), seed and n: only float round-off differs between machines
+    assert fresh["n"] == stored["n"]
+    assert fresh["fid"] == pytest.approx(stored["fid"], rel=0.03, abs=0.05)
+    assert fresh["kid"] == pytest.approx(stored["kid"], rel=0.05, abs=5e-4)
+    assert np.abs(np.array(fresh["class_histogram"]) - stored["class_histogram"]).max() <= 1
+
+
+def test_write_metrics_card_replaces_the_section(tmp_path):
+    m = {"command": "python -m ddpm_helpers.pretrained evaluate-unet", "hardware": "cpu", "threads": 1,
+         "date": "today", "n_reference": 10000,
+         "samplers": {"ddim50": {"n": 8, "fid": 1.5, "kid": 0.001, "kid_std": 0.0005, "seconds": 3,
+                                 "class_histogram": [1] * 8 + [0, 0]}},
+         "floors": {"8": {"fid": 1.0, "kid": 0.0, "kid_std": 0.001}},
+         "check": {"sampler": "ddim20", "n": 8, "seed": 1, "fid": 2.0, "kid": 0.002, "class_histogram": [0] * 10}}
+    card = tmp_path / "x.md"
+    card.write_text("# x\n\n## Training\n\n- steps: 1\n\n## Metrics\n\nold numbers\n")
+    write_metrics_card(card, m)
+    text = card.read_text()
+    assert "old numbers" not in text and "- steps: 1" in text and "| 8 | 1.50 | 1.00 |" in text
+    assert text.count("## Metrics") == 1
