@@ -23,7 +23,7 @@ def environment(device: torch.device) -> dict:
     except OSError:
         commit = "unknown"
     return {"hardware": hardware_summary(device), "device": str(device), "torch": torch.__version__,
-            "python": platform.python_version(), "date": datetime.datetime.now().isoformat(timespec="seconds"),
+            "python": platform.python_version(), "torch_threads": torch.get_num_threads(), "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "commit": commit}
 
 

@@ -11,7 +11,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 from _common import environment, write_json
-from ddpm_helpers import NoiseSchedule, UNet, load_fashion_mnist, pick_device, train
+from ddpm_helpers import configure_threads, NoiseSchedule, UNet, load_fashion_mnist, pick_device, train
 
 
 def main():
@@ -20,6 +20,7 @@ def main():
     p.add_argument("--rows", type=int, default=20)
     p.add_argument("--device", default=None)
     args = p.parse_args()
+    threads = configure_threads()  # 1 on a 2-core machine, as in the notebooks; DDPM_THREADS overrides
     device = pick_device(args.device)
     x, _ = load_fashion_mnist("train", device=device)
     sched = NoiseSchedule.linear(1000)

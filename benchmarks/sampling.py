@@ -14,7 +14,7 @@ import functools
 import torch
 
 from _common import environment, interleave, median, table, write_json
-from ddpm_helpers import ddim_sample, ddpm_sample, pick_device
+from ddpm_helpers import configure_threads, ddim_sample, ddpm_sample, pick_device
 from ddpm_helpers.pretrained import load_pretrained
 
 
@@ -24,6 +24,7 @@ def main():
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--device", default=None)
     args = p.parse_args()
+    threads = configure_threads()  # 1 on a 2-core machine, as in the notebooks; DDPM_THREADS overrides
     device = pick_device(args.device)
     n = args.n or (256 if device.type == "cuda" else 32)
     model, sched, _ = load_pretrained("fashion_unet", device=device)

@@ -16,7 +16,7 @@ import argparse
 import torch
 
 from _common import environment, table, write_json
-from ddpm_helpers import NoiseSchedule, TrainConfig, UNet, ddim_sample, load_fashion_mnist, pick_device, train
+from ddpm_helpers import configure_threads, NoiseSchedule, TrainConfig, UNet, ddim_sample, load_fashion_mnist, pick_device, train
 from ddpm_helpers.metrics import image_quality, real_floor
 
 
@@ -30,6 +30,7 @@ def main():
     p.add_argument("--compile", action="store_true")
     p.add_argument("--device", default=None)
     args = p.parse_args()
+    threads = configure_threads()  # 1 on a 2-core machine, as in the notebooks; DDPM_THREADS overrides
     device = pick_device(args.device)
     torch.manual_seed(0)
     x, _ = load_fashion_mnist("train", device=device)

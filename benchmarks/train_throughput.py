@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from _common import environment, interleave, median, table, write_json
-from ddpm_helpers import NoiseSchedule, TrainConfig, UNet, load_fashion_mnist, pick_device, train
+from ddpm_helpers import configure_threads, NoiseSchedule, TrainConfig, UNet, load_fashion_mnist, pick_device, train
 from ddpm_helpers.data import find_fashion_mnist
 
 
@@ -83,6 +83,7 @@ def main():
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--device", default=None)
     args = p.parse_args()
+    threads = configure_threads()  # 1 on a 2-core machine, as in the notebooks; DDPM_THREADS overrides
     device = pick_device(args.device)
     cuda = device.type == "cuda"
     steps = args.steps or (50 if cuda else 10)

@@ -231,7 +231,7 @@ def _evaluate_unet(args) -> None:
 
     from .metrics import class_histogram, image_quality, real_floor
 
-    configure_threads(args.threads)  # one thread on a 2-core machine (see runtime.configure_threads)
+    configure_threads(args.threads or None)  # one thread on a 2-core machine (see runtime.configure_threads)
     start = time.perf_counter()
     model, sched, meta = load_pretrained(args.name)
     m = {"command": "python -m ddpm_helpers.pretrained " + " ".join(sys.argv[1:]),
@@ -258,6 +258,30 @@ def _evaluate_unet(args) -> None:
     print(f"wrote {sidecar} and the metrics section of {WEIGHTS_DIR / (args.name + '.md')}")
 
 
+def _readme_figures(args) -> None:
+    """The README's pictures, drawn by the series' own code from the shipped U-Net."""
+    from .anatomy import filmstrip_frames
+    from .plots import plot_filmstrip, plot_sample_grid
+    from .sampling import ddim_sample, ddim_timesteps, ddpm_sample
+
+    configure_threads(args.threads)
+    model, sched, meta = load_pretrained("fashion_unet")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    gen = torch.Generator().manual_seed(args.seed)
+    x = ddpm_sample(model, sched, (64, 1, 28, 28), generator=gen)
+    fig = plot_sample_grid(x, nrow=8, title=f"64 DDPM samples (1000 steps) from the shipped U-Net "
+                                             f"({meta.get('epochs')} epochs on a CPU)")
+    fig.savefig(out / "samples.png", dpi=args.dpi)
+    x_T = torch.randn((1, 1, 28, 28), generator=gen)
+    _, traj = ddim_sample(model, sched, (1, 1, 28, 28), steps=50, x_T=x_T, return_trajectory=True)
+    frames, x0_hats, labels = filmstrip_frames(model, sched, traj, ddim_timesteps(sched.T, 50), frames=8)
+    fig = plot_filmstrip(frames, labels, x0_hats, title="One sample denoised (DDIM, 50 steps): "
+                                                        "x_t (top) and the model's x0-prediction (bottom)")
+    fig.savefig(out / "filmstrip.png", dpi=args.dpi)
+    print(f"wrote {out / 'samples.png'} and {out / 'filmstrip.png'}")
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python -m ddpm_helpers.pretrained", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -266,7 +290,7 @@ def main(argv=None) -> None:
     u.add_argument("--minutes", type=float, default=75.0, help="wall-clock budget")
     u.add_argument("--steps", type=int, default=100_000, help="upper bound on optimizer steps")
     u.add_argument("--batch-size", type=int, default=128)
-    u.add_argument("--lr", type=float, default=5e-4)
+    u.add_argument("--lr", type=float, default=1e-3)
     u.add_argument("--ema-decay", type=float, default=0.999)
     u.add_argument("--base-channels", type=int, default=32)
     u.add_argument("--seed", type=int, default=0)
@@ -288,6 +312,11 @@ def main(argv=None) -> None:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--threads", type=int, default=0, help="torch threads (0: 1 on a <= 2-core CPU, else torch's default)")
     e.add_argument("--name", default="fashion_unet")
+    f = sub.add_parser("readme-figures", help="draw the README's pictures from the shipped U-Net")
+    f.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "docs"))
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--dpi", type=int, default=100)
+    f.add_argument("--threads", type=int, default=None)
     args = p.parse_args(argv)
     if args.cmd == "train-unet":
         _train_unet(args)
@@ -295,6 +324,8 @@ def main(argv=None) -> None:
         _train_classifier(args)
     elif args.cmd == "evaluate-unet":
         _evaluate_unet(args)
+    elif args.cmd == "readme-figures":
+        _readme_figures(args)
     else:
         raise ValueError(f"unknown command {args.cmd!r}")
 
