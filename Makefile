@@ -23,7 +23,7 @@ data: $(STAMP)
 	$(PY) -m ddpm_helpers.data
 
 lab: install data
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 # Headless Chromium for tests/test_browser.py: Debian's package (Playwright drives it; no browser
 # download). Installed with apt-get when missing and we are root; otherwise says how.
