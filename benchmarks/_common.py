@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -13,7 +14,8 @@ import torch
 
 from ddpm_helpers.pretrained import hardware_summary
 
-RESULTS = Path(__file__).resolve().parent / "results"
+# $DDPM_BENCH_RESULTS redirects the JSON (the smoke tests use it so they never touch results/)
+RESULTS = Path(os.environ.get("DDPM_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
 
 
 def environment(device: torch.device) -> dict:
@@ -25,6 +27,21 @@ def environment(device: torch.device) -> dict:
     return {"hardware": hardware_summary(device), "device": str(device), "torch": torch.__version__,
             "python": platform.python_version(), "torch_threads": torch.get_num_threads(), "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "commit": commit}
+
+
+def load_model(weights: str, device: torch.device):
+    """``(model, sched, meta)`` from shipped weights by name ("fashion_unet") or a checkpoint file's path."""
+    from ddpm_helpers.pretrained import load_pretrained
+    from ddpm_helpers.training import load_checkpoint
+
+    if weights == "fashion_unet":
+        return load_pretrained(weights, device=device)
+    if not Path(weights).is_file():
+        raise ValueError(f"--weights must be 'fashion_unet' or a checkpoint file, got {weights!r}")
+    model, sched, meta = load_checkpoint(weights, device=device)
+    if sched is None:
+        raise ValueError(f"--weights {weights!r} holds no noise schedule; save it with save_checkpoint(path, model, sched)")
+    return model, sched, meta
 
 
 def write_json(name: str, payload: dict) -> Path:

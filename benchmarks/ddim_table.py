@@ -13,11 +13,10 @@ import argparse
 
 import torch
 
-from _common import environment, table, write_json
+from _common import environment, load_model, table, write_json
 from ddpm_helpers import configure_threads, pick_device
 from ddpm_helpers.ddim_extras import speed_quality_table
 from ddpm_helpers.metrics import real_floor
-from ddpm_helpers.pretrained import load_pretrained
 
 
 def main():
@@ -26,11 +25,12 @@ def main():
     p.add_argument("--steps", type=int, nargs="+", default=[10, 20, 50, 100, 250])
     p.add_argument("--etas", type=float, nargs="+", default=[0.0, 0.5, 1.0])
     p.add_argument("--no-ddpm", action="store_true", help="leave out the DDPM 1000-step row")
+    p.add_argument("--weights", default="fashion_unet", help="shipped weights' name or a checkpoint file")
     p.add_argument("--device", default=None)
     args = p.parse_args()
     configure_threads()
     device = pick_device(args.device)
-    model, sched, meta = load_pretrained("fashion_unet", device=device)
+    model, sched, meta = load_model(args.weights, device)
     rows = speed_quality_table(model, sched, args.n, steps_list=args.steps, etas=args.etas,
                                include_ddpm=not args.no_ddpm, generator=0)
     floor = real_floor(args.n)

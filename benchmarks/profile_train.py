@@ -18,6 +18,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--rows", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--device", default=None)
     args = p.parse_args()
     threads = configure_threads()  # 1 on a 2-core machine, as in the notebooks; DDPM_THREADS overrides
@@ -25,14 +26,15 @@ def main():
     x, _ = load_fashion_mnist("train", device=device)
     sched = NoiseSchedule.linear(1000)
     model = UNet()
-    train(model, x, sched, steps=3, progress=False, device=str(device))  # warm-up
+    train(model, x, sched, steps=3, batch_size=args.batch_size, progress=False, device=str(device))  # warm-up
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with profile(activities=acts) as prof:
-        train(model, x, sched, steps=args.steps, progress=False, device=str(device))
+        train(model, x, sched, steps=args.steps, batch_size=args.batch_size, progress=False, device=str(device))
     key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
     text = prof.key_averages().table(sort_by=key, row_limit=args.rows)
     print(text)
-    write_json(f"profile_train_{device.type}", {"env": environment(device), "steps": args.steps, "table": text})
+    write_json(f"profile_train_{device.type}", {"env": environment(device), "steps": args.steps,
+                                                "batch_size": args.batch_size, "table": text})
 
 
 if __name__ == "__main__":

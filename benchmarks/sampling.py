@@ -13,21 +13,21 @@ import functools
 
 import torch
 
-from _common import environment, interleave, median, table, write_json
+from _common import environment, load_model, interleave, median, table, write_json
 from ddpm_helpers import configure_threads, ddim_sample, ddpm_sample, pick_device
-from ddpm_helpers.pretrained import load_pretrained
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=None, help="images per sampler call (default 32 CPU, 256 GPU)")
     p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--weights", default="fashion_unet", help="shipped weights' name or a checkpoint file")
     p.add_argument("--device", default=None)
     args = p.parse_args()
     threads = configure_threads()  # 1 on a 2-core machine, as in the notebooks; DDPM_THREADS overrides
     device = pick_device(args.device)
     n = args.n or (256 if device.type == "cuda" else 32)
-    model, sched, _ = load_pretrained("fashion_unet", device=device)
+    model, sched, _ = load_model(args.weights, device)
     shape = (n, 1, 28, 28)
     gen = torch.Generator().manual_seed(0)
     fns = {"DDPM 1000": functools.partial(ddpm_sample, model, sched, shape, generator=gen, progress=False)}

@@ -16,7 +16,8 @@ import argparse
 import torch
 
 from _common import environment, table, write_json
-from ddpm_helpers import configure_threads, NoiseSchedule, TrainConfig, UNet, ddim_sample, load_fashion_mnist, pick_device, train
+from ddpm_helpers import (NoiseSchedule, TrainConfig, UNet, configure_threads, ddim_sample, load_fashion_mnist,
+                          pick_device, save_checkpoint, train)
 from ddpm_helpers.metrics import image_quality, real_floor
 
 
@@ -27,7 +28,10 @@ def main():
     p.add_argument("--minutes", type=float, default=10.0, help="training-time budget")
     p.add_argument("--eval-every", type=int, default=500, help="steps between FID measurements")
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--compile", action="store_true")
+    p.add_argument("--save", default=None, metavar="PATH", help="save the final EMA weights here "
+                   "(a checkpoint that sampling.py and ddim_table.py take with --weights)")
     p.add_argument("--device", default=None)
     args = p.parse_args()
     threads = configure_threads()  # 1 on a 2-core machine, as in the notebooks; DDPM_THREADS overrides
@@ -49,15 +53,20 @@ def main():
             reached.append(seconds / 60)
             return True
 
-    config = TrainConfig(steps=10**7, lr=args.lr, time_limit=args.minutes * 60, log_every=args.eval_every,
-                         compile=args.compile, device=str(device))
-    train(UNet(), x, sched, config, callback=evaluate)
+    # steps: effectively unbounded, the time limit (checked at every evaluation) ends the run
+    config = TrainConfig(steps=10**7, lr=args.lr, batch_size=args.batch_size, time_limit=args.minutes * 60,
+                         log_every=args.eval_every, compile=args.compile, device=str(device), progress=False)
+    result = train(UNet(), x, sched, config, callback=evaluate)
+    if args.save:
+        save_checkpoint(args.save, result.ema, sched, meta={"steps": result.steps_done, "seconds": result.seconds,
+                                                            "lr": args.lr, "batch_size": args.batch_size})
+        print(f"saved the EMA weights to {args.save}")
     print(table(rows, ["step", "train min", "FID", "x floor", "KID"]))
     print(f"floor FID {floor:.2f} (n={args.n}); " + (f"within {args.factor}x after {reached[0]:.2f} min of training"
                                                     if reached else f"not within {args.factor}x in {args.minutes} min"))
-    write_json(f"time_to_quality_{device.type}", {"env": environment(device), "n": args.n, "floor_fid": floor,
-                                                  "factor": args.factor, "minutes_to_quality": reached[0] if reached else None,
-                                                  "rows": rows})
+    write_json(f"time_to_quality_{device.type}", {
+        "env": environment(device), "n": args.n, "floor_fid": floor, "factor": args.factor, "lr": args.lr,
+        "batch_size": args.batch_size, "minutes_to_quality": reached[0] if reached else None, "rows": rows})
 
 
 if __name__ == "__main__":
