@@ -81,6 +81,7 @@ def main():
     p.add_argument("--steps", type=int, default=None, help="steps per timed block (default: 10 CPU, 50 GPU)")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--tag", default="", help="appended to the JSON's name (results/train_throughput_DEVICE_TAG.json)")
     p.add_argument("--device", default=None)
     args = p.parse_args()
     threads = configure_threads()  # 1 on a 2-core machine, as in the notebooks; DDPM_THREADS overrides
@@ -127,9 +128,9 @@ def main():
         rows.append({"loop": k, "images/s": f"{rate:.1f}", "vs reference": f"{rate / ref_rate:.2f}x",
                      "min..max images/s": f"{steps * B / max(ts):.0f}..{steps * B / min(ts):.0f}"})
     print(table(rows, ["loop", "images/s", "vs reference", "min..max images/s"]))
-    write_json(f"train_throughput_{device.type}", {"env": environment(device), "steps_per_block": steps,
-                                                   "rounds": args.rounds, "batch_size": B, "rows": rows,
-                                                   "seconds": times})
+    name = f"train_throughput_{device.type}" + (f"_{args.tag}" if args.tag else "")
+    write_json(name, {"env": environment(device), "steps_per_block": steps, "rounds": args.rounds, "batch_size": B,
+                      "threads": threads, "rows": rows, "seconds": times})
 
 
 if __name__ == "__main__":
