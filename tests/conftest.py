@@ -19,6 +19,13 @@ from ddpm_helpers.schedules import NoiseSchedule
 # DDPM_TEST_THREADS says otherwise. Notebooks (run by nbval in their own kernels) are unaffected.
 torch.set_num_threads(int(os.environ.get("DDPM_TEST_THREADS", "1")))
 
+# The suite runs on pytest-xdist workers (pyproject's addopts), and each worker starts the notebook
+# kernels it tests. They inherit this environment, so share the cores out between the workers instead of
+# letting every kernel take all of them (runtime.configure_threads reads DDPM_THREADS).
+_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _workers > 1 and not os.environ.get("DDPM_THREADS", "").strip():
+    os.environ["DDPM_THREADS"] = str(max(1, (os.cpu_count() or 1) // _workers))
+
 
 @pytest.fixture(scope="session")
 def linear1000() -> NoiseSchedule:
