@@ -87,21 +87,23 @@ def test_naive_skip_timesteps_and_k1_equals_ddpm_sample():
     assert ts == [49, 29, 9, 0] and traj.shape == (5, 64, 2)
 
 
+class Oracle(torch.nn.Module):
+    """A noise predictor given in closed form: eps_hat = fn(x_t, alpha_bar_t), alpha_bar_t of shape (B, 1)."""
+
+    def __init__(self, s, fn):
+        super().__init__()
+        self.s, self.fn = s, fn
+        self.p = torch.nn.Parameter(torch.zeros(1))  # so that next(model.parameters()) finds a device
+
+    def forward(self, x, t):
+        return self.fn(x, self.s.alpha_bars[t][:, None])
+
+
 def test_naive_skip_leaves_noise_in_for_an_ideal_denoiser():
     """Data x_0 ~ N(0, 0.25) has the exact noise predictor eps_hat = sqrt(1-ab) x_t / (0.25 ab + 1 - ab).
     Ancestral sampling (k=1) recovers std 0.5; naive skipping leaves noise in, more so for larger k."""
-    class Oracle(torch.nn.Module):
-        def __init__(self, s):
-            super().__init__()
-            self.s = s
-            self.p = torch.nn.Parameter(torch.zeros(1))
-
-        def forward(self, x, t):
-            ab = self.s.alpha_bars[t][:, None]
-            return (1 - ab).sqrt() * x / (0.25 * ab + 1 - ab)
-
     s = NoiseSchedule.linear(1000)
-    o = Oracle(s)
+    o = Oracle(s, lambda x, ab: (1 - ab).sqrt() * x / (0.25 * ab + 1 - ab))
     g = torch.Generator().manual_seed(0)
     stds = {k: naive_skip_sample(o, s, 4000, k, generator=g).std().item() for k in (1, 2, 5, 20)}
     assert stds[1] == pytest.approx(0.5, abs=0.02)
@@ -110,18 +112,10 @@ def test_naive_skip_leaves_noise_in_for_an_ideal_denoiser():
 
 
 def test_subtract_full_noise_collapses_to_the_origin():
-    class Oracle(torch.nn.Module):
-        def __init__(self, s):
-            super().__init__()
-            self.s = s
-            self.p = torch.nn.Parameter(torch.zeros(1))
-
-        def forward(self, x, t):
-            return x / (1 - self.s.alpha_bars[t]).sqrt()[:, None]
-
     s = NoiseSchedule.linear(1000)
-    traj = subtract_full_noise(Oracle(s), s, torch.randn(100, 2), steps=5)
+    o = Oracle(s, lambda x, ab: x / (1 - ab).sqrt())
+    traj = subtract_full_noise(o, s, torch.randn(100, 2), steps=5)
     assert traj.shape == (6, 100, 2)
     assert traj[1].abs().max().item() < 0.05
     with pytest.raises(ValueError, match="steps"):
-        subtract_full_noise(Oracle(s), s, torch.randn(10, 2), steps=0)
+        subtract_full_noise(o, s, torch.randn(10, 2), steps=0)
