@@ -85,7 +85,7 @@ def main():
     p.add_argument("--max-blocks", type=int, default=40)
     p.add_argument("--skip-suite", action="store_true")
     args = p.parse_args()
-    threads = configure_threads()  # 1 on a 2-core machine, as in the notebooks; DDPM_THREADS overrides
+    threads = configure_threads()  # torch's default (one per core) unless DDPM_THREADS says otherwise
     out = {"env": environment(torch.device("cpu")),
            "moons": moons_time_to_floor(args.factor, args.block, args.max_blocks)}
     if not args.skip_suite:

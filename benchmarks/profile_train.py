@@ -21,7 +21,7 @@ def main():
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--device", default=None)
     args = p.parse_args()
-    threads = configure_threads()  # 1 on a 2-core machine, as in the notebooks; DDPM_THREADS overrides
+    threads = configure_threads()  # torch's default (one per core) unless DDPM_THREADS says otherwise
     device = pick_device(args.device)
     x, _ = load_fashion_mnist("train", device=device)
     sched = NoiseSchedule.linear(1000)

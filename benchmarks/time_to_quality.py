@@ -37,7 +37,7 @@ def main():
                    "(a checkpoint that sampling.py and ddim_table.py take with --weights)")
     p.add_argument("--device", default=None)
     args = p.parse_args()
-    threads = configure_threads()  # 1 on a 2-core machine, as in the notebooks; DDPM_THREADS overrides
+    threads = configure_threads()  # torch's default (one per core) unless DDPM_THREADS says otherwise
     device = pick_device(args.device)
     torch.manual_seed(0)
     x, _ = load_fashion_mnist("train", device=device)

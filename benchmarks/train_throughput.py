@@ -3,8 +3,9 @@
 The reference loop is written the way the usual tutorials write it: a torchvision ``DataLoader``
 over ``FashionMNIST`` with per-image ``ToTensor`` + ``Normalize`` transforms, float32, plain Adam,
 no EMA, no gradient clipping; the same U-Net and batch size. Both run in one process, round-robin,
-so the ratio is measured side by side. On CUDA the script also removes one speed feature at a time
-(bf16 autocast, the device-resident dataset, channels_last, fused AdamW, torch.compile).
+so the ratio is measured side by side. On the CPU it measures precision (float32, bf16 autocast) x memory format (channels_last,
+contiguous); on CUDA it removes one speed feature at a time (mixed precision, the device-resident
+dataset, channels_last, fused AdamW, torch.compile).
 
     python benchmarks/train_throughput.py            # CPU or the GPU that is there
     python benchmarks/train_throughput.py --steps 20 --rounds 5
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 
 from _common import environment, interleave, median, table, write_json
 from ddpm_helpers import configure_threads, NoiseSchedule, TrainConfig, UNet, load_fashion_mnist, pick_device, train
+from ddpm_helpers.runtime import cpu_has_amx, resolve_amp
 from ddpm_helpers.data import find_fashion_mnist
 
 
@@ -84,7 +86,7 @@ def main():
     p.add_argument("--tag", default="", help="appended to the JSON's name (results/train_throughput_DEVICE_TAG.json)")
     p.add_argument("--device", default=None)
     args = p.parse_args()
-    threads = configure_threads()  # 1 on a 2-core machine, as in the notebooks; DDPM_THREADS overrides
+    threads = configure_threads()  # torch's default (one per core) unless DDPM_THREADS says otherwise
     device = pick_device(args.device)
     cuda = device.type == "cuda"
     steps = args.steps or (50 if cuda else 10)
@@ -95,13 +97,18 @@ def main():
     ref = ReferenceLoop(device, B, sched, dataset=torchvision_dataset(Path(tmp.name)))
     sync = torch.cuda.synchronize if cuda else (lambda: None)
 
-    variants = {"ddpm_helpers.train": TrainConfig(),
-                "  without channels_last": TrainConfig(channels_last=False)}
-    if not cuda:
-        variants["  with bf16 autocast"] = TrainConfig(amp="bf16")
+    auto = resolve_amp("auto", device)  # what the default picks here (runtime.resolve_amp)
+    print(f"amp='auto' resolves to {auto!r} on {device} (AMX: {cpu_has_amx()})")
+    variants = {"ddpm_helpers.train": TrainConfig()}
+    if not cuda:  # precision x memory format, each measured side by side (the default is one of them)
+        for amp in ("off", "bf16"):
+            for cl in (True, False):
+                name = f"  {'float32' if amp == 'off' else 'bf16 autocast'}, {'channels_last' if cl else 'contiguous'}"
+                variants[name] = TrainConfig(amp=amp, channels_last=cl)
     else:
         variants.update({
-            "  without bf16 autocast": TrainConfig(amp="off"),
+            "  without channels_last": TrainConfig(channels_last=False),
+            "  float32 (amp='off')": TrainConfig(amp="off"),
             "  without fused AdamW": TrainConfig(fused_adamw=False),
             "  with torch.compile": TrainConfig(compile=True),
         })
@@ -130,7 +137,7 @@ def main():
     print(table(rows, ["loop", "images/s", "vs reference", "min..max images/s"]))
     name = f"train_throughput_{device.type}" + (f"_{args.tag}" if args.tag else "")
     write_json(name, {"env": environment(device), "steps_per_block": steps, "rounds": args.rounds, "batch_size": B,
-                      "threads": threads, "rows": rows, "seconds": times})
+                      "threads": threads, "amp_auto": auto, "amx": cpu_has_amx(), "rows": rows, "seconds": times})
 
 
 if __name__ == "__main__":

@@ -13,9 +13,10 @@ from torch import nn
 
 from .forward import q_sample
 from .reverse import predict_x0
+from .runtime import eval_mode, model_device
 from .schedules import NoiseSchedule
 
-__all__ = ["trace_shapes", "format_shape_table", "loss_per_timestep", "x0_predictions"]
+__all__ = ["trace_shapes", "format_shape_table", "loss_per_timestep", "x0_predictions", "filmstrip_frames"]
 
 
 def _shape(v):
@@ -46,7 +47,8 @@ def trace_shapes(model: nn.Module, x: torch.Tensor, t: torch.Tensor) -> list[tup
         handles.append(module.register_forward_hook(hook))
     try:
         with torch.inference_mode():
-            model(x, t)
+            device = model_device(model)
+            model(x.to(device), t.to(device))
     finally:
         for h in handles:
             h.remove()
@@ -71,19 +73,16 @@ def loss_per_timestep(model: nn.Module, sched: NoiseSchedule, x0: torch.Tensor, 
     timesteps = [int(t) for t in timesteps]
     if not timesteps or min(timesteps) < 0 or max(timesteps) > sched.T - 1:
         raise ValueError(f"timesteps must be a non-empty list of ints in 0..{sched.T - 1}, got {timesteps}")
-    device = next(model.parameters()).device
+    device = model_device(model)
     x0 = x0.to(device)
-    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed)).to(device)
-    was_training = model.training
-    model.eval()
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed), device="cpu").to(device)
     out = []
-    with torch.inference_mode():
+    with eval_mode(model):
         for t in timesteps:
-            x_t, _ = q_sample(x0, t, sched.to(device), noise=noise)
+            x_t, _ = q_sample(x0, t, sched, noise=noise)
             tb = torch.full((x0.shape[0],), t, device=device, dtype=torch.long)  # () -> (B,)
-            out.append((model(x_t, tb).float() - noise).pow(2).mean().item())
-    model.train(was_training)
-    return torch.tensor(out)
+            out.append((model(x_t, tb).float() - noise).pow(2).mean())
+    return torch.stack(out).cpu()  # (K,): one copy to the host at the end
 
 
 def x0_predictions(model: nn.Module, sched: NoiseSchedule, x0: torch.Tensor, timesteps, seed: int = 0):
@@ -97,18 +96,15 @@ def x0_predictions(model: nn.Module, sched: NoiseSchedule, x0: torch.Tensor, tim
     timesteps = [int(t) for t in timesteps]
     if not timesteps or min(timesteps) < 0 or max(timesteps) > sched.T - 1:
         raise ValueError(f"timesteps must be a non-empty list of ints in 0..{sched.T - 1}, got {timesteps}")
-    device = next(model.parameters()).device
+    device = model_device(model)
     k = len(timesteps)
     x0 = x0.to(device).expand(k, *x0.shape[1:])                                  # (1, ...) -> (K, ...)
-    noise = torch.randn(x0.shape[1:], generator=torch.Generator().manual_seed(seed)).to(device)
+    noise = torch.randn(x0.shape[1:], generator=torch.Generator().manual_seed(seed), device="cpu").to(device)
     noise = noise.expand_as(x0)                                                  # one noise for every t
     t = torch.tensor(timesteps, device=device)
-    was_training = model.training
-    model.eval()
-    with torch.inference_mode():
-        x_t, _ = q_sample(x0, t, sched.to(device), noise=noise)
-        x0_hat = predict_x0(x_t, model(x_t, t).float(), t, sched.to(device))
-    model.train(was_training)
+    with eval_mode(model):
+        x_t, _ = q_sample(x0, t, sched, noise=noise)
+        x0_hat = predict_x0(x_t, model(x_t, t).float(), t, sched)
     return x_t.cpu(), x0_hat.cpu()
 
 
@@ -126,23 +122,19 @@ def filmstrip_frames(model: nn.Module, sched: NoiseSchedule, trajectory: torch.T
                          f"got {trajectory.shape[0]}")
     if isinstance(frames, bool) or not isinstance(frames, int) or not 2 <= frames <= len(timesteps) + 1:
         raise ValueError(f"frames must be an integer in 2..{len(timesteps) + 1}, got {frames!r}")
-    picks = torch.linspace(0, len(timesteps) - 1, frames - 1).round().long().tolist()  # states before a step
-    device = next(model.parameters()).device
+    picks = torch.linspace(0, len(timesteps) - 1, frames - 1, device="cpu").round().long().tolist()  # states before a step
+    device = model_device(model)
     xs, x0s, labels = [], [], []
-    was_training = model.training
-    model.eval()
-    with torch.inference_mode():
+    host = sched.to("cpu")
+    with eval_mode(model):
         for k in picks:
             x, t = trajectory[k, :1].to(device), timesteps[k]
             eps = model(x, torch.full((1,), t, dtype=torch.long, device=device)).float()
             xs.append(x[0].cpu())
-            x0s.append(predict_x0(x, eps, t, sched.to(device))[0].cpu())
+            x0s.append(predict_x0(x, eps, t, host)[0].cpu())
             labels.append(f"t = {t}")
-    model.train(was_training)
     xs.append(trajectory[-1, 0])
     x0s.append(trajectory[-1, 0])
     labels.append("x_0")
     return torch.stack(xs), torch.stack(x0s), labels
 
-
-__all__ += ["filmstrip_frames"]

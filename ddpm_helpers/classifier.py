@@ -27,6 +27,9 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from .checks import merge_config
+from .runtime import eval_mode, model_device
+
 __all__ = ["ClassifierConfig", "FashionClassifier", "train_classifier", "classifier_accuracy", "predict_classes",
            "calibrate_feature_scale"]
 
@@ -47,7 +50,7 @@ class FashionClassifier(nn.Module):
 
     def __init__(self, config: ClassifierConfig | None = None, **overrides):
         super().__init__()
-        self.config = config = config or ClassifierConfig(**overrides)
+        self.config = config = merge_config(ClassifierConfig, config, overrides)
         w = config.width
         self.conv1 = nn.Sequential(nn.Conv2d(1, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(), nn.MaxPool2d(2))
         self.conv2 = nn.Sequential(nn.Conv2d(w, 2 * w, 3, padding=1), nn.BatchNorm2d(2 * w), nn.ReLU(),
@@ -79,15 +82,12 @@ def _check_labelled(x, y) -> None:
                          f"{getattr(y, 'dtype', type(y).__name__)} {tuple(getattr(y, 'shape', ()))}")
 
 
-@torch.inference_mode()
 def predict_classes(model: FashionClassifier, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
     """Most likely class of every image. Shapes: x (N, 1, 28, 28) -> (N,) long."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    out = torch.cat([model(x[i:i + batch_size].to(device)).argmax(1).cpu() for i in range(0, x.shape[0], batch_size)])
-    model.train(was_training)
-    return out
+    device = model_device(model)
+    with eval_mode(model):
+        return torch.cat([model(x[i:i + batch_size].to(device)).argmax(1).cpu()
+                          for i in range(0, x.shape[0], batch_size)])
 
 
 def classifier_accuracy(model: FashionClassifier, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
@@ -132,12 +132,13 @@ def train_classifier(model: FashionClassifier, x: torch.Tensor, y: torch.Tensor,
             loss.backward()
             opt.step()
             sched.step()
-            losses.append(loss.item())
+            losses.append(loss.detach())  # read on the host only every 50 steps (no sync per step)
             bar.update(1)
             if len(losses) % 50 == 0:
-                bar.set_postfix(loss=f"{sum(losses[-50:]) / 50:.3f}")
+                bar.set_postfix(loss=f"{torch.stack(losses[-50:]).mean().item():.3f}")
     bar.close()
     model.eval()
+    losses = torch.stack(losses).tolist()
     return {"losses": losses, "seconds": time.perf_counter() - t0, "steps": len(losses)}
 
 
@@ -152,7 +153,7 @@ def calibrate_feature_scale(model: FashionClassifier, x: torch.Tensor, batch_siz
     """
     model.eval()
     model.config.feature_scale = 1.0
-    device = next(model.parameters()).device
+    device = model_device(model)
     sq = sum(model.features(x[i:i + batch_size].to(device))[0].double().pow(2).sum().item()
              for i in range(0, x.shape[0], batch_size))
     scale = float(round((sq / (x.shape[0] * model.config.embed_dim)) ** 0.5, 4))

@@ -4,9 +4,14 @@ FashionMNIST is read from the four original IDX ``.gz`` files, searched in this 
 
 1. the ``root`` argument,
 2. ``$DDPM_DATA_DIR``,
-3. ``data/FashionMNIST/raw`` in this repository (the cache),
+3. the cache: ``data/FashionMNIST/raw`` in a clone of the repository; the user cache directory
+   (``~/.cache/ddpm_helpers/FashionMNIST/raw`` on Linux) when the package is installed, not
+   cloned (see :mod:`ddpm_helpers.paths`),
 4. ``/usr/share/datasets/fashion-mnist`` (Debian's package ``dataset-fashion-mnist``),
-5. only then a download through torchvision into ``data/`` (needs internet).
+5. only then a download through torchvision into the cache (needs internet).
+
+``root`` and ``$DDPM_DATA_DIR`` may name the folder of the files or a torchvision-style root
+above it (``<root>/FashionMNIST/raw``).
 
 Images come back as float32 in [-1, 1] (``x / 127.5 - 1``), shape (N, 1, 28, 28).
 """
@@ -19,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["make_moons_data", "MOONS_MEAN", "MOONS_STD", "load_fashion_mnist", "find_fashion_mnist",
-           "FASHION_CLASSES", "to_unit_range", "DatasetNotFoundError"]
+from .paths import cache_dir
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CACHE_DIR = REPO_ROOT / "data" / "FashionMNIST" / "raw"
+__all__ = ["make_moons_data", "MOONS_MEAN", "MOONS_STD", "load_fashion_mnist", "find_fashion_mnist",
+           "FASHION_CLASSES", "to_unit_range", "DatasetNotFoundError", "fashion_cache_dir"]
+
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
@@ -62,17 +67,19 @@ def make_moons_data(n: int, noise: float = 0.05, seed: int | None = 0, standardi
     return torch.from_numpy(x).float()
 
 
+def fashion_cache_dir() -> Path:
+    """Where a download lands and where the cache is searched: ``cache_dir()/FashionMNIST/raw``."""
+    return cache_dir() / "FashionMNIST" / "raw"
+
+
 def _candidates(root) -> list[Path]:
-    dirs = []
-    if root is not None:
-        dirs.append(Path(root))
+    given = [Path(root)] if root is not None else []
     if os.environ.get("DDPM_DATA_DIR"):
-        dirs.append(Path(os.environ["DDPM_DATA_DIR"]))
-    dirs += [CACHE_DIR, DEBIAN_DIR]
+        given.append(Path(os.environ["DDPM_DATA_DIR"]))
     out = []
-    for d in dirs:  # accept the folder itself, or a torchvision-style root above it
+    for d in given:  # a user's folder: the files themselves, or a torchvision-style root above them
         out += [d, d / "FashionMNIST" / "raw"]
-    return out
+    return out + [fashion_cache_dir(), DEBIAN_DIR]
 
 
 def find_fashion_mnist(split: str = "train", root=None, download: bool = True) -> tuple[Path, Path]:
@@ -88,9 +95,10 @@ def find_fashion_mnist(split: str = "train", root=None, download: bool = True) -
         try:
             from torchvision.datasets import FashionMNIST
 
-            FashionMNIST(str(CACHE_DIR.parent.parent), train=split == "train", download=True)
-            if all((CACHE_DIR / f).is_file() for f in names):
-                return CACHE_DIR / names[0], CACHE_DIR / names[1]
+            cache = fashion_cache_dir()
+            FashionMNIST(str(cache.parent.parent), train=split == "train", download=True)
+            if all((cache / f).is_file() for f in names):
+                return cache / names[0], cache / names[1]
         except Exception as e:  # no internet: fall through to the explanation below
             reason = f"(the download through torchvision failed too: {type(e).__name__}: {str(e)[:120]})"
         else:
@@ -101,7 +109,7 @@ def find_fashion_mnist(split: str = "train", root=None, download: bool = True) -
     raise DatasetNotFoundError(
         f"FashionMNIST {split} files not found {reason}.\nLooked in:\n  {looked}\n"
         f"Put the four original files {', '.join(FILES['train'] + FILES['test'])} into\n"
-        f"  {CACHE_DIR}\nor point DDPM_DATA_DIR at the folder that holds them, or on Debian/Ubuntu run\n"
+        f"  {fashion_cache_dir()}\nor point DDPM_DATA_DIR at the folder that holds them, or on Debian/Ubuntu run\n"
         f"  sudo apt-get install dataset-fashion-mnist"
     )
 
@@ -141,7 +149,26 @@ def to_unit_range(x: torch.Tensor) -> torch.Tensor:
     return ((x + 1) / 2).clamp(0, 1)
 
 
-if __name__ == "__main__":  # `python -m ddpm_helpers.data`: find (or download) FashionMNIST and say where
-    for split in ("train", "test"):
-        images, labels = find_fashion_mnist(split)
-        print(f"FashionMNIST {split}: {images.parent}")
+def main(argv=None) -> int:
+    """``python -m ddpm_helpers.data [--no-download]``: find (or download) FashionMNIST and say where.
+
+    Exit status 1 (with the explanation) when the files are nowhere; ``make data`` then installs
+    Debian's ``dataset-fashion-mnist`` where it can, before trying the download.
+    """
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m ddpm_helpers.data", description=main.__doc__.splitlines()[0])
+    p.add_argument("--no-download", action="store_true", help="only look in the known folders")
+    args = p.parse_args(argv)
+    try:
+        for split in ("train", "test"):
+            images, _ = find_fashion_mnist(split, download=not args.no_download)
+            print(f"FashionMNIST {split}: {images.parent}")
+    except DatasetNotFoundError as e:
+        print(e)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

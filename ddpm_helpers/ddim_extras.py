@@ -24,7 +24,7 @@ import torch
 
 from .forward import check_timesteps
 from .reverse import predict_x0
-from .sampling import _eval_mode, _model_device, ddim_sample, ddim_timesteps, ddpm_sample
+from .sampling import ddim_sample, ddim_timesteps, ddpm_sample, reverse_loop
 from .schedules import NoiseSchedule
 
 __all__ = ["slerp", "slerp_path", "ddim_invert_step", "ddim_invert", "ddim_reconstruct",
@@ -49,7 +49,7 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, alpha) -> torch.Tensor:
         raise ValueError(f"z0 and z1 must have the same shape, got {tuple(z0.shape)} and {tuple(z1.shape)}")
     if z0.ndim < 1:
         raise ValueError("z0 and z1 must have a batch dimension (B, ...)")
-    a = torch.as_tensor(alpha, dtype=torch.float64)
+    a = torch.as_tensor(alpha, dtype=torch.float64, device=z0.device)
     if a.ndim > 1 or (a.ndim == 1 and a.shape[0] != z0.shape[0]):
         raise ValueError(f"alpha must be a float or a ({z0.shape[0]},) tensor, got shape {tuple(a.shape)}")
     if not torch.all((a >= 0) & (a <= 1)):
@@ -81,7 +81,7 @@ def slerp_path(z0: torch.Tensor, z1: torch.Tensor, n: int) -> torch.Tensor:
     other = z1[0] if (z1.ndim >= 2 and z1.shape[0] == 1) else z1
     zs0 = single.unsqueeze(0).expand(n, *single.shape)  # (...) -> (n, ...)
     zs1 = other.unsqueeze(0).expand(n, *other.shape)
-    return slerp(zs0, zs1, torch.linspace(0, 1, n))
+    return slerp(zs0, zs1, torch.linspace(0, 1, n, device="cpu"))
 
 
 # ----------------------------------------------------------------------------- inversion
@@ -105,7 +105,7 @@ def ddim_invert_step(x_s: torch.Tensor, eps: torch.Tensor, s: int, t: int, sched
     # 1. the x_0 the current point and noise estimate imply
     x0 = x_s if s < 0 else predict_x0(x_s, eps, s, sched)
     # 2. re-noise it to level t along the same noise direction
-    ab_t = sched.alpha_bars[t].item()
+    ab_t = float(sched.alpha_bars[t])
     return math.sqrt(ab_t) * x0 + math.sqrt(1 - ab_t) * eps
 
 
@@ -118,23 +118,14 @@ def ddim_invert(model, sched: NoiseSchedule, x0: torch.Tensor, steps: int = 50, 
     \hat\epsilon = model(x_s, t) evaluated at the *target* level t (as in diffusers'
     ``DDIMInverseScheduler`` and null-text inversion), then :func:`ddim_invert_step`.
 
-    Returns x_T, or ``(x_T, trajectory)``. Shapes: x0 (B, ...) -> x_T (B, ...);
-    trajectory (steps + 1, B, ...) on the CPU, x_0 first.
+    Returns x_T, or ``(x_T, trajectory)``, on the CPU (through the one reverse loop).
+    Shapes: x0 (B, ...) -> x_T (B, ...); trajectory (steps + 1, B, ...), x_0 first.
     """
     ts = ddim_timesteps(sched.T, steps, spacing)[::-1]  # ascending: e.g. 19, 39, ..., 999
-    device = _model_device(model)
-    sched_d = sched.to(device)
-    x = x0.to(device, torch.float32).clone()
-    traj = [x.cpu()] if return_trajectory else None
     prev = [-1] + ts[:-1]
-    with _eval_mode(model):
-        for s, t in zip(prev, ts):
-            tb = torch.full((x.shape[0],), t, device=device, dtype=torch.long)  # () -> (B,)
-            eps = model(x, tb).float()
-            x = ddim_invert_step(x, eps, s, t, sched_d)
-            if return_trajectory:
-                traj.append(x.cpu())
-    return (x, torch.stack(traj)) if return_trajectory else x
+    host = sched.to("cpu")
+    return reverse_loop(model, x0, ts, lambda x, eps, i, z: ddim_invert_step(x, eps, prev[i], ts[i], host),
+                        return_trajectory=return_trajectory, progress=progress, desc="DDIM inversion")
 
 
 def ddim_reconstruct(model, sched: NoiseSchedule, x0: torch.Tensor, steps: int = 50, spacing: str = "trailing"):
@@ -202,7 +193,7 @@ def speed_quality_table(model, sched: NoiseSchedule, n: int, steps_list=(10, 20,
     rows = []
     for sampler, k, eta in runs:
         # 1. the same starting noise for every row; the per-step noise from a second stream
-        x_T = torch.randn((n, *shape), generator=torch.Generator().manual_seed(seed))  # (n, C, H, W)
+        x_T = torch.randn((n, *shape), generator=torch.Generator().manual_seed(seed), device="cpu")  # (n, C, H, W)
         chunks = []
         t0 = time.perf_counter()
         for i, start in enumerate(range(0, n, batch_size)):

@@ -21,8 +21,11 @@ import time
 
 import torch
 
-from .forward import _noise_like, check_timesteps, extract, forward_step, q_sample
+from .checks import check_int
+from .forward import check_timesteps, compute_dtype, extract, forward_step, noise_like, q_sample
 from .reverse import ddpm_step
+from .runtime import model_device
+from .sampling import reverse_loop, start_noise
 from .schedules import NoiseSchedule
 
 __all__ = ["forward_step_no_shrink", "iterate_chain", "chain_variance", "terminal_snr_table",
@@ -41,7 +44,8 @@ def forward_step_no_shrink(x_prev: torch.Tensor, t, sched: NoiseSchedule, noise=
     Shapes: x_prev (B, ...); t int or (B,) -> like x_prev.
     """
     t = check_timesteps(t, sched.T, x_prev.shape[0] if x_prev.ndim else None)
-    noise = _noise_like(x_prev, noise, generator)
+    x_prev = x_prev.to(compute_dtype(x_prev))
+    noise = noise_like(x_prev, noise, generator)
     return x_prev + extract(sched.betas, t, x_prev).sqrt() * noise
 
 
@@ -145,10 +149,10 @@ def loss_baselines(data: torch.Tensor, sched: NoiseSchedule, edges, n: int = 200
         # 1. a batch at timesteps inside the bucket, corrupted by the closed form
         idx = torch.randint(0, data.shape[0], (n,), generator=generator)
         t = torch.randint(lo, max(hi, lo + 1), (n,), generator=generator)
-        eps = torch.randn(data[idx].shape, generator=generator)
+        eps = torch.randn(data[idx].shape, generator=generator, device=data.device)
         q_sample(data[idx], t, sched, noise=eps)  # the same corruption the model sees (validates t)
         # 2. the three predictions and their MSE
-        z = torch.randn(eps.shape, generator=generator)
+        z = torch.randn(eps.shape, generator=generator, device=data.device)
         for label, pred in (("predict zero", torch.zeros_like(eps)), ("predict random noise", z),
                             ("predict the true noise", eps)):
             out[label].append((pred - eps).pow(2).mean().item())
@@ -167,9 +171,8 @@ def naive_skip_timesteps(T: int, k: int) -> list[int]:
     return ts
 
 
-@torch.inference_mode()
-def naive_skip_sample(model, sched: NoiseSchedule, n: int, k: int, *, x_T=None, generator=None,
-                      return_trajectory: bool = False):
+def naive_skip_sample(model, sched: NoiseSchedule, n: int, k: int, *, x_T: torch.Tensor | None = None,
+                      generator: torch.Generator | None = None, return_trajectory: bool = False):
     r"""Ancestral sampling that WRONGLY skips steps (the foil that motivates DDIM, notebook 06).
 
     At each timestep t of :func:`naive_skip_timesteps` it applies the one-step update of
@@ -179,60 +182,42 @@ def naive_skip_sample(model, sched: NoiseSchedule, n: int, k: int, *, x_T=None, 
 
     as if the next timestep were t - 1, although it is t - k. Each update removes only one
     step's worth of noise, so with k > 1 most of the noise is never removed. k = 1 is exactly
-    :func:`~ddpm_helpers.sampling.ddpm_sample`. Runs on the CPU for 2-D points.
+    :func:`~ddpm_helpers.sampling.ddpm_sample`. Runs through the one reverse loop
+    (:func:`~ddpm_helpers.sampling.reverse_loop`) on the model's device; returns CPU tensors.
 
     Returns x_0, or ``(x_0, trajectory, timesteps)`` with ``return_trajectory=True``, where
     trajectory[0] = x_T and trajectory[i + 1] is the state after the update at timesteps[i].
 
-    Shapes: -> x_0 (n, 2); trajectory (len(timesteps) + 1, n, 2).
+    Shapes: -> x_0 (n, dim); trajectory (len(timesteps) + 1, n, dim).
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n (number of samples) must be an integer >= 1, got {n!r}")
+    check_int("n", n, 1, what="number of samples")
     ts = naive_skip_timesteps(sched.T, k)
     dim = getattr(getattr(model, "config", None), "dim", 2)
+    host = sched.to("cpu")
     # 1. start from pure noise x_T ~ N(0, I)
-    x = torch.randn((n, dim), generator=generator) if x_T is None else x_T.clone().float()
-    if x.shape != (n, dim):
-        raise ValueError(f"x_T must have shape ({n}, {dim}), got {tuple(x.shape)}")
-    was_training = model.training
-    model.eval()
-    traj = [x]
-    try:
-        for t in ts:
-            # 2. the model's noise estimate at the current timestep
-            eps = model(x, torch.full((n,), t, dtype=torch.long)).float()
-            # 3. the ONE-step update, used for a k-step jump (the mistake)
-            z = torch.randn(x.shape, generator=generator) if t > 0 else None
-            x = ddpm_step(x, eps, t, sched, noise=z)
-            traj.append(x)
-    finally:
-        model.train(was_training)
-    if return_trajectory:
-        return x, torch.stack(traj), ts
-    return x
+    x = start_noise(x_T, (n, dim), generator, model_device(model))
+
+    # 2. the ONE-step update, used for a k-step jump (the mistake)
+    def step(x, eps, i, z):
+        return ddpm_step(x, eps, ts[i], host, noise=z)
+
+    out = reverse_loop(model, x, ts, step, noise_at=lambda i: ts[i] > 0, generator=generator,
+                       return_trajectory=return_trajectory, desc=f"naive skip k={k}")
+    return (*out, ts) if return_trajectory else out
 
 
-@torch.inference_mode()
 def subtract_full_noise(model, sched: NoiseSchedule, x_T: torch.Tensor, steps: int | None = None) -> torch.Tensor:
     r"""The classic blunder, iterated: x_{t-1} = x_t - \hat\epsilon(x_t, t) at every step from t = T-1.
 
     \hat\epsilon estimates the UNSCALED noise in x_t (the \epsilon of x_t = \sqrt{\bar\alpha_t} x_0 +
     \sqrt{1-\bar\alpha_t} \epsilon). At t = T-1, x_t is almost all noise, so x_t - \hat\epsilon ~
     \sqrt{\bar\alpha_t} x_0 ~ 0: the first step collapses the cloud to the origin, and nothing brings it
-    back. ``steps`` (default T) steps are taken.
+    back. ``steps`` (default T) steps are taken, through the one reverse loop.
 
-    Shapes: x_T (N, 2) -> trajectory (steps + 1, N, 2), x_T first.
+    Shapes: x_T (N, 2) (any device) -> trajectory (steps + 1, N, 2) on the CPU, x_T first.
     """
-    steps = sched.T if steps is None else steps
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= sched.T:
-        raise ValueError(f"steps must be an integer in 1..T={sched.T}, got {steps!r}")
-    was_training = model.training
-    model.eval()
-    x, traj = x_T.float(), [x_T.float()]
-    try:
-        for t in range(sched.T - 1, sched.T - 1 - steps, -1):
-            x = x - model(x, torch.full((x.shape[0],), t, dtype=torch.long)).float()
-            traj.append(x)
-    finally:
-        model.train(was_training)
-    return torch.stack(traj)
+    steps = check_int("steps", sched.T if steps is None else steps, 1, sched.T)
+    ts = list(range(sched.T - 1, sched.T - 1 - steps, -1))
+    _, traj = reverse_loop(model, x_T, ts, lambda x, eps, i, z: x - eps, return_trajectory=True,
+                           desc="x - eps")
+    return traj

@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .checks import merge_config
+
 __all__ = ["sinusoidal_embedding", "TimeEmbedding", "MLPConfig", "TimeMLP", "UNetConfig", "ResBlock",
            "UNet", "build_model", "model_kind", "count_parameters"]
 
@@ -73,7 +75,7 @@ class TimeMLP(nn.Module):
 
     def __init__(self, config: MLPConfig | None = None, **overrides):
         super().__init__()
-        self.config = config = config or MLPConfig(**overrides)
+        self.config = config = merge_config(MLPConfig, config, overrides)
         self.time = TimeEmbedding(config.time_dim, config.hidden)
         self.inp = nn.Linear(config.dim, config.hidden)
         self.blocks = nn.ModuleList(
@@ -150,8 +152,8 @@ class UNet(nn.Module):
 
     def __init__(self, config: UNetConfig | None = None, **overrides):
         super().__init__()
-        self.config = config = config or UNetConfig(**overrides)
-        config.channel_mults = tuple(config.channel_mults)
+        self.config = config = merge_config(UNetConfig, config, overrides)
+        config.channel_mults = tuple(config.channel_mults)  # our own copy: the caller's config is untouched
         widths = [config.base_channels * m for m in config.channel_mults]
         for w in [config.base_channels] + widths:
             if w % config.groups:
@@ -237,12 +239,7 @@ def build_model(kind: str, config: dict | None = None) -> nn.Module:
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {sorted(_KINDS)}, got {kind!r}")
     cls, cfg_cls = _KINDS[kind]
-    config = dict(config or {})
-    allowed = set(cfg_cls.__dataclass_fields__)
-    unknown = set(config) - allowed
-    if unknown:
-        raise ValueError(f"unknown {kind} config fields {sorted(unknown)}; allowed: {sorted(allowed)}")
-    return cls(cfg_cls(**config))
+    return cls(merge_config(cfg_cls, None, dict(config or {})))  # the caller's dict is not modified
 
 
 def config_dict(model: nn.Module) -> dict:

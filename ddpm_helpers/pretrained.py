@@ -236,7 +236,7 @@ def _evaluate_unet(args) -> None:
 
     from .metrics import class_histogram, image_quality, real_floor
 
-    configure_threads(args.threads or None)  # one thread on a 2-core machine (see runtime.configure_threads)
+    configure_threads(args.threads or None)  # torch's default unless --threads or DDPM_THREADS (runtime.configure_threads)
     start = time.perf_counter()
     model, sched, meta = load_pretrained(args.name)
     m = {"command": "python -m ddpm_helpers.pretrained " + " ".join(sys.argv[1:]),

@@ -9,6 +9,10 @@ Notation (symbol -> name), 0-indexed t as in ``schedules``:
     \sigma_t              sigma          noise scale of one reverse step
     \eta                  eta            DDIM's stochasticity (0: deterministic, 1: DDPM-like)
 
+Sampler steps take ``t`` as a Python int and read the schedule's scalars as host floats (float64
+arithmetic): keep the schedule on the CPU (the samplers do) and a step costs no device sync, on any
+device, MPS (which has no float64) included. Results are float32 (float64 for float64 inputs).
+
 Reverse variance: ``variance="posterior"`` uses sigma_t^2 = \tilde\beta_t (Ho et al. call it
 the lower bound; diffusers' "fixed_small"); ``variance="beta"`` uses sigma_t^2 = beta_t
 (the upper bound; "fixed_large"). Both give similar samples for large T.
@@ -19,7 +23,7 @@ import math
 
 import torch
 
-from .forward import _noise_like, check_timesteps, extract
+from .forward import check_timesteps, compute_dtype, extract, noise_like
 from .schedules import NoiseSchedule
 
 __all__ = ["predict_x0", "q_posterior", "ddpm_step", "ddim_step", "ddim_sigma"]
@@ -33,8 +37,9 @@ def predict_x0(x_t: torch.Tensor, eps: torch.Tensor, t, sched: NoiseSchedule) ->
     Shapes: x_t, eps (B, ...); t int or (B,) -> like x_t.
     """
     t = check_timesteps(t, sched.T, x_t.shape[0] if x_t.ndim else None)
+    x_t = x_t.to(compute_dtype(x_t))
     ab = extract(sched.alpha_bars, t, x_t)
-    return (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
+    return (x_t - (1 - ab).sqrt() * eps.to(x_t.dtype)) / ab.sqrt()
 
 
 def q_posterior(x0: torch.Tensor, x_t: torch.Tensor, t, sched: NoiseSchedule):
@@ -47,13 +52,15 @@ def q_posterior(x0: torch.Tensor, x_t: torch.Tensor, t, sched: NoiseSchedule):
 
     Returns ``(mean, variance)``; the variance broadcasts against x_t.
 
-    Shapes: x0, x_t (B, ...); t int or (B,) -> mean like x_t, variance () or (B, 1, ..., 1).
+    Shapes: x0, x_t (B, ...); t int or (B,) -> mean like x_t, variance () (a CPU scalar) or (B, 1, ..., 1).
     """
     t = check_timesteps(t, sched.T, x_t.shape[0] if x_t.ndim else None)
+    x_t, x0 = x_t.to(compute_dtype(x_t)), x0.to(compute_dtype(x_t))
     # the coefficients are derived in float64 in the schedule (exact 1 and 0 at t = 0)
     coef_x0 = extract(sched.posterior_mean_coef_x0, t, x_t)
     coef_xt = extract(sched.posterior_mean_coef_xt, t, x_t)
-    return coef_x0 * x0 + coef_xt * x_t, extract(sched.posterior_variance, t, x_t)
+    var = extract(sched.posterior_variance, t, x_t).to(dtype=x_t.dtype)  # a 0-d host scalar for an int t
+    return coef_x0 * x0 + coef_xt * x_t, var
 
 
 def _int_step(t, T: int, name: str) -> int:
@@ -78,13 +85,15 @@ def ddpm_step(x_t: torch.Tensor, eps: torch.Tensor, t, sched: NoiseSchedule, noi
     """
     t = _int_step(t, sched.T, "t")
     if variance == "posterior":
-        var = sched.posterior_variance[t].item()
+        var = float(sched.posterior_variance[t])
     elif variance == "beta":
-        var = sched.betas[t].item()
+        var = float(sched.betas[t])
     else:
         raise ValueError(f"variance must be 'posterior' (tilde beta_t) or 'beta' (beta_t), got {variance!r}")
     if eps.shape != x_t.shape:
         raise ValueError(f"eps must have x_t's shape {tuple(x_t.shape)}, got {tuple(eps.shape)}")
+    x_t = x_t.to(compute_dtype(x_t))
+    eps = eps.to(x_t.dtype)
     if clip_x0:
         # 1. predict x_0 and clip it to the data range
         x0 = predict_x0(x_t, eps, t, sched).clamp(-1, 1)
@@ -92,13 +101,13 @@ def ddpm_step(x_t: torch.Tensor, eps: torch.Tensor, t, sched: NoiseSchedule, noi
         mean, _ = q_posterior(x0, x_t, t, sched)
     else:
         # 1. remove the scaled noise estimate: beta_t / sqrt(1 - alpha_bar_t) * eps
-        beta, ab = sched.betas[t].item(), sched.alpha_bars[t].item()
+        beta, ab = float(sched.betas[t]), float(sched.alpha_bars[t])
         # 2. rescale by 1 / sqrt(alpha_t)
         mean = (x_t - beta / math.sqrt(1 - ab) * eps) / math.sqrt(1 - beta)
     # 3. add sigma_t z, except on the final step
     if t == 0:
         return mean
-    return mean + math.sqrt(var) * _noise_like(x_t, noise, generator)
+    return mean + math.sqrt(var) * noise_like(x_t, noise, generator)
 
 
 def ddim_sigma(t: int, t_prev: int, sched: NoiseSchedule, eta: float) -> float:
@@ -106,10 +115,11 @@ def ddim_sigma(t: int, t_prev: int, sched: NoiseSchedule, eta: float) -> float:
 
         \sigma_t = eta \sqrt{(1 - \bar\alpha_{prev}) / (1 - \bar\alpha_t)} \sqrt{1 - \bar\alpha_t / \bar\alpha_{prev}}.
 
-    With eta = 1 and t_prev = t - 1 this is \sqrt{\tilde\beta_t}.
+    With eta = 1 and t_prev = t - 1 this is \sqrt{\tilde\beta_t}. Host float64 arithmetic on the
+    stored float32 \bar\alpha (no ``.double()`` on the schedule's device: MPS has no float64).
     """
-    ab = sched.alpha_bars[t].double().item()
-    ab_prev = 1.0 if t_prev < 0 else sched.alpha_bars[t_prev].double().item()
+    ab = float(sched.alpha_bars[t])
+    ab_prev = 1.0 if t_prev < 0 else float(sched.alpha_bars[t_prev])
     return eta * math.sqrt((1 - ab_prev) / (1 - ab)) * math.sqrt(1 - ab / ab_prev)
 
 
@@ -136,13 +146,15 @@ def ddim_step(x_t: torch.Tensor, eps: torch.Tensor, t, t_prev, sched: NoiseSched
         raise ValueError(f"eta must be a finite number >= 0 (0: deterministic DDIM, 1: DDPM-like), got {eta!r}")
     if eps.shape != x_t.shape:
         raise ValueError(f"eps must have x_t's shape {tuple(x_t.shape)}, got {tuple(eps.shape)}")
+    x_t = x_t.to(compute_dtype(x_t))
+    eps = eps.to(x_t.dtype)
     # 1. alpha_bar at both ends of the step
-    ab_prev = 1.0 if t_prev < 0 else sched.alpha_bars[t_prev].item()
+    ab_prev = 1.0 if t_prev < 0 else float(sched.alpha_bars[t_prev])
     # 2. predicted x_0 ("predicted x_0" term of eq. 12)
     x0 = predict_x0(x_t, eps, t, sched)
     if clip_x0:  # clip, then re-derive the noise that matches the clipped x_0
         x0 = x0.clamp(-1, 1)
-        ab = sched.alpha_bars[t].item()
+        ab = float(sched.alpha_bars[t])
         eps = (x_t - math.sqrt(ab) * x0) / math.sqrt(1 - ab)
     # 3. the noise scale sigma_t (eq. 16)
     sigma = ddim_sigma(t, t_prev, sched, eta)
@@ -151,5 +163,5 @@ def ddim_step(x_t: torch.Tensor, eps: torch.Tensor, t, t_prev, sched: NoiseSched
     x_prev = math.sqrt(ab_prev) * x0 + direction
     # 5. random noise, only when eta > 0
     if sigma > 0:
-        x_prev = x_prev + sigma * _noise_like(x_t, noise, generator)
+        x_prev = x_prev + sigma * noise_like(x_t, noise, generator)
     return x_prev

@@ -1,27 +1,123 @@
-"""Where and how much to run: the device picker and quick mode.
+"""Where and how to run: the device, its precision, the CPU threads, and quick mode.
 
-Quick mode (``DDPM_QUICK=1``, set by CI and by ``make test``) shrinks every training and
-sampling budget through :func:`budget`, so the series runs on a 2-core CPU in minutes.
-It shrinks work; it never skips a cell or a check.
+* :func:`pick_device`: cuda, then mps, then cpu; :func:`model_device`: where a model's weights are;
+  :func:`eval_mode`: eval mode + inference mode for a block, the previous mode restored in ``finally``.
+* :func:`resolve_amp` / :func:`autocast`: mixed precision chosen by what the hardware does natively
+  (the one place the series decides it; the training loop and the benchmarks call it):
+
+  ========================  =================  ==================================================
+  device                    ``amp="auto"``     why
+  ========================  =================  ==================================================
+  CUDA, compute >= 8.0      bf16 autocast      Ampere and newer have native bf16 tensor cores
+  CUDA, compute < 8.0       fp16 + GradScaler  T4/V100 (Colab's free GPU) have no native bf16
+  CPU with AMX tiles        bf16 (images)      U-Net step 1.4-1.7x faster (benchmarks/README.md);
+                                               off for the 2-D MLP (0.9x: 5.5 vs 4.9 ms per step)
+  CPU without AMX           off                bf16 is emulated there: 0.65x
+  MPS (Apple)               off                unless asked for explicitly
+  ========================  =================  ==================================================
+
+  Whatever the model runs in, the schedule gather, ``q_sample`` and the loss stay float32.
+* :func:`configure_threads`: torch's own thread count unless ``$DDPM_THREADS`` or an argument says
+  otherwise (the test suite sets it to share the cores between its workers).
+* Quick mode (``DDPM_QUICK=1``, set by CI and by ``make test``) shrinks every training and
+  sampling budget through :func:`budget`, so the series runs on a 2-core CPU in minutes.
+  It shrinks work; it never skips a cell or a check.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import random
+from collections.abc import Iterator
+from typing import Literal
 
+import numpy as np
 import torch
+from torch import nn
 
-__all__ = ["pick_device", "is_quick", "budget", "seed_everything", "configure_threads", "setup_notebook"]
+__all__ = ["pick_device", "model_device", "eval_mode", "cpu_has_amx", "cuda_has_native_bf16", "resolve_amp", "autocast", "AMP_DTYPES",
+           "is_quick", "budget", "seed_everything", "configure_threads", "setup_notebook"]
+
+Amp = Literal["auto", "bf16", "fp16", "off"]
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def pick_device(prefer: str | None = None) -> torch.device:
+def pick_device(prefer: str | torch.device | None = None) -> torch.device:
     """cuda, then mps, then cpu, unless ``prefer`` names one ("cuda", "mps", "cpu", "cuda:1", ...)."""
     if prefer is not None:
-        return torch.device(prefer)
+        try:
+            return torch.device(prefer)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"device must be None or a torch device name such as 'cpu', 'cuda', 'cuda:1' "
+                             f"or 'mps', got {prefer!r}") from None
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (or buffer); the CPU for a model with neither."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module, inference: bool = True) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode (and ``torch.inference_mode`` unless ``inference=False``) for the
+    block; its previous train/eval mode is restored in ``finally``, even after an error or Ctrl-C."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode() if inference else contextlib.nullcontext():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+def cpu_has_amx() -> bool:
+    """True when this CPU has Intel AMX tiles (``amx_tile``/``amx_bf16`` in ``lscpu``), where
+    oneDNN runs bf16 convolutions natively."""
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    try:
+        return bool(probe()) if probe is not None else False
+    except Exception:  # an old torch or an unusual build: assume no AMX
+        return False
+
+
+def cuda_has_native_bf16(device: torch.device | str = "cuda") -> bool:
+    """True on CUDA GPUs of compute capability 8.0 or newer (Ampere, Hopper, ...)."""
+    return torch.cuda.get_device_capability(torch.device(device))[0] >= 8
+
+
+def resolve_amp(amp: Amp, device: torch.device | str, images: bool = True) -> Literal["bf16", "fp16", "off"]:
+    """The precision to train in: ``amp`` itself unless it is "auto"; see the module's table.
+
+    ``images``: whether the model is a convolutional image model (the CPU bf16 speed-up was
+    measured for the U-Net; the small 2-D MLP is slower in bf16).
+    """
+    if amp not in ("auto", "bf16", "fp16", "off"):
+        raise ValueError(f"amp must be 'auto', 'bf16', 'fp16' or 'off', got {amp!r}")
+    if amp != "auto":
+        return amp
+    device = torch.device(device)
+    if device.type == "cuda":
+        return "bf16" if cuda_has_native_bf16(device) else "fp16"
+    if device.type == "cpu":
+        return "bf16" if (images and cpu_has_amx()) else "off"
+    return "off"  # mps and anything else: full precision unless asked
+
+
+def autocast(device: torch.device | str, amp: Literal["bf16", "fp16", "off"]):
+    """The context the model's forward pass runs in: ``torch.autocast`` for bf16/fp16, a no-op
+    ``contextlib.nullcontext()`` when off."""
+    if amp == "off":
+        return contextlib.nullcontext()
+    if amp not in AMP_DTYPES:
+        raise ValueError(f"amp must be 'bf16', 'fp16' or 'off' here (resolve 'auto' first), got {amp!r}")
+    return torch.autocast(torch.device(device).type, dtype=AMP_DTYPES[amp])
 
 
 def is_quick() -> bool:
@@ -36,10 +132,6 @@ def budget(full, quick):
 
 def seed_everything(seed: int = 0) -> torch.Generator:
     """Seed torch, numpy and random; return a CPU ``torch.Generator`` seeded the same way."""
-    import random
-
-    import numpy as np
-
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -47,12 +139,13 @@ def seed_everything(seed: int = 0) -> torch.Generator:
 
 
 def configure_threads(threads: int | None = None) -> int:
-    """Set torch's CPU thread count and return it.
+    """Set torch's CPU thread count (when asked) and return the count in use.
 
-    ``threads`` or ``$DDPM_THREADS`` when given; otherwise one thread on a machine with two cores or
-    fewer, and torch's default elsewhere. Why: on a 2-core machine that is busy with anything else, a
-    second torch thread mostly waits for a core; measured here, a 32-image U-Net call took 1.67 s with
-    two threads and 0.16 s with one while another job ran, and small tensor ops were slower still.
+    ``threads`` or ``$DDPM_THREADS`` when given; otherwise torch's own default (one thread per
+    core), which is what an idle machine wants: on an idle 2-core CPU (Colab, Binder) two threads
+    train the U-Net 1.65-1.9x faster than one (benchmarks/README.md). The test suite sets
+    ``DDPM_THREADS`` to share the cores between its workers, where a second thread per worker
+    would only wait for a core.
     """
     if threads is None and os.environ.get("DDPM_THREADS", "").strip():
         try:
@@ -60,7 +153,7 @@ def configure_threads(threads: int | None = None) -> int:
         except ValueError:
             raise ValueError(f"DDPM_THREADS must be a positive integer, got {os.environ['DDPM_THREADS']!r}") from None
     if threads is None:
-        threads = 1 if (os.cpu_count() or 1) <= 2 else torch.get_num_threads()
+        return torch.get_num_threads()
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
     torch.set_num_threads(threads)
@@ -70,10 +163,15 @@ def configure_threads(threads: int | None = None) -> int:
 def setup_notebook(seed: int = 0, threads: int | None = None) -> torch.Generator:
     """The first call of every notebook: seed everything, set the CPU threads, say where we run.
 
-    Returns a CPU ``torch.Generator`` seeded with ``seed``.
+    Prints the device, the precision training will use there, the CPU threads and where that
+    number came from. Returns a CPU ``torch.Generator`` seeded with ``seed``.
     """
     gen = seed_everything(seed)
+    source = ("argument" if threads is not None else
+              "DDPM_THREADS" if os.environ.get("DDPM_THREADS", "").strip() else "torch's default")
     n = configure_threads(threads)
     device = pick_device()
-    print(f"device: {device}; CPU threads: {n}; quick mode: {'on' if is_quick() else 'off'} (DDPM_QUICK); seed {seed}")
+    amp = resolve_amp("auto", device)
+    print(f"device: {device}; image-model precision: {amp if amp != 'off' else 'float32'}; "
+          f"CPU threads: {n} ({source}); quick mode: {'on' if is_quick() else 'off'} (DDPM_QUICK); seed {seed}")
     return gen

@@ -59,7 +59,7 @@ class NoiseSchedule:
         alpha_t = 1 - beta_t;  \bar\alpha_t = \prod_{s<=t} alpha_s;
         \tilde\beta_t = (1 - \bar\alpha_{t-1}) / (1 - \bar\alpha_t) * beta_t   (Ho et al. 2020, eq. 7).
         """
-        b = torch.as_tensor(betas, dtype=torch.float64).detach().cpu()
+        b = torch.as_tensor(betas, dtype=torch.float64, device="cpu").detach()
         if b.ndim != 1 or b.numel() < 1:
             raise ValueError(
                 f"betas must be a 1-D sequence with at least one entry, got shape {tuple(b.shape)}"
@@ -73,7 +73,7 @@ class NoiseSchedule:
             raise ValueError(f"every beta must lie in the open interval (0, 1), got betas[{i}] = {b[i].item():g}")
         alphas = 1.0 - b
         alpha_bars = torch.cumprod(alphas, dim=0)
-        alpha_bars_prev = torch.cat([torch.ones(1, dtype=torch.float64), alpha_bars[:-1]])
+        alpha_bars_prev = torch.cat([torch.ones(1, dtype=torch.float64, device="cpu"), alpha_bars[:-1]])
         posterior_variance = b * (1.0 - alpha_bars_prev) / (1.0 - alpha_bars)
         snr = alpha_bars / (1.0 - alpha_bars)
         coef_x0 = alpha_bars_prev.sqrt() * b / (1.0 - alpha_bars)  # Ho et al. 2020, eq. 7
@@ -93,7 +93,7 @@ class NoiseSchedule:
             raise ValueError(
                 f"beta_start must not exceed beta_end, got beta_start={beta_start} > beta_end={beta_end}"
             )
-        return cls.from_betas(torch.linspace(beta_start, beta_end, T, dtype=torch.float64), kind="linear")
+        return cls.from_betas(torch.linspace(beta_start, beta_end, T, dtype=torch.float64, device="cpu"), kind="linear")
 
     @classmethod
     def cosine(cls, T: int, s: float = 0.008, max_beta: float = 0.999) -> "NoiseSchedule":
@@ -107,7 +107,7 @@ class NoiseSchedule:
         T = _check_T(T)
         if not (isinstance(s, (int, float)) and math.isfinite(s) and s >= 0):
             raise ValueError(f"s must be a finite number >= 0, got {s!r}")
-        u = torch.arange(T + 1, dtype=torch.float64)
+        u = torch.arange(T + 1, dtype=torch.float64, device="cpu")
         f = torch.cos((u / T + s) / (1 + s) * math.pi / 2) ** 2
         betas = (1 - f[1:] / f[:-1]).clamp(max=max_beta)
         return cls.from_betas(betas, kind="cosine")

@@ -4,8 +4,14 @@ Each step (Ho et al. 2020, Algorithm 1):
   1. draw a batch x_0 from the dataset (resident on the device, picked by indexing),
   2. draw t ~ Uniform{0..T-1} and \epsilon ~ N(0, I),
   3. x_t = q_sample(x_0, t, eps)                      (float32),
-  4. loss = w_t * || eps - model(x_t, t) ||^2          (model under autocast on CUDA; loss in float32),
+  4. loss = w_t * || eps - model(x_t, t) ||^2          (model under autocast where the hardware
+                                                      runs it natively, see ``runtime.resolve_amp``;
+                                                      the schedule gather and the loss in float32),
   5. AdamW step with gradient clipping, then an EMA update of the weights.
+
+No host-device sync inside a step, except at logging steps (every ``log_every``) and, with fp16,
+the GradScaler's inf check: timesteps are validated once (they are drawn from 0..T-1), the EMA
+counts its updates on the host, and the per-bucket losses accumulate on the device.
 
 ``w_t = 1`` is L_simple; notebook 05 passes the ELBO weights through ``loss_weights``.
 A KeyboardInterrupt (the notebook's stop button) ends training cleanly: :func:`train`
@@ -13,6 +19,7 @@ returns everything trained so far, with ``result.interrupted = True``.
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field, fields
@@ -21,15 +28,15 @@ from typing import Literal
 import numpy as np
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
+from .checks import check_int
 from .forward import q_sample
 from .models import build_model, config_dict, model_kind
-from .runtime import pick_device
+from .runtime import autocast, pick_device, resolve_amp
 from .schedules import NoiseSchedule
 
-__all__ = ["TrainConfig", "TrainResult", "train", "save_checkpoint", "load_checkpoint", "ema_avg_fn"]
+__all__ = ["TrainConfig", "TrainResult", "train", "save_checkpoint", "load_checkpoint", "EMA", "ema_decay_at"]
 
 
 @dataclass
@@ -41,9 +48,10 @@ class TrainConfig:
     weight_decay: float = 0.0         # AdamW weight decay
     grad_clip: float = 1.0            # max global gradient norm (0 disables)
     ema_decay: float = 0.999          # EMA decay (warmed up as min(decay, (1+n)/(10+n)))
-    amp: Literal["auto", "bf16", "fp16", "off"] = "auto"  # auto: bf16 on CUDA, off elsewhere
+    amp: Literal["auto", "bf16", "fp16", "off"] = "auto"  # auto: by capability, see runtime.resolve_amp
     compile: bool = False             # torch.compile the model (CUDA only; slow first step)
-    channels_last: bool = True        # channels_last memory format for 4-D (image) data
+    channels_last: bool | None = None  # channels_last for 4-D (image) data; None: on CUDA, and on the CPU
+                                       # in float32 (1.18x) but not in bf16 (0.82x: contiguous is faster there)
     fused_adamw: bool = True          # fused AdamW kernel on CUDA
     device: str | None = None         # None: cuda, then mps, then cpu
     seed: int = 0                     # seeds t, noise and batch draws
@@ -65,22 +73,44 @@ class TrainResult:
     interrupted: bool = False
     device: str = "cpu"
     config: TrainConfig = field(default_factory=TrainConfig)
+    precision: str = "off"            # what amp="auto" resolved to: "bf16", "fp16" or "off" (float32)
 
     @property
     def examples_per_second(self) -> float:
         return self.steps_done * self.config.batch_size / max(self.seconds, 1e-9)
 
 
-def ema_avg_fn(decay: float):
-    """An ``AveragedModel`` multi_avg_fn: ema <- ema + (1 - d)(w - ema), d = min(decay, (1+n)/(10+n)).
+def ema_decay_at(decay: float, n: int) -> float:
+    """The EMA decay for the update after ``n`` earlier ones: ``min(decay, (1 + n) / (10 + n))``.
 
-    The warm-up keeps the early EMA from being dominated by the random initial weights.
+    The warm-up keeps the early EMA from being dominated by the random initial weights."""
+    return min(decay, (1 + n) / (10 + n))
+
+
+class EMA:
+    r"""An exponential moving average of a model's weights: ema <- ema + (1 - d)(w - ema), d = :func:`ema_decay_at`.
+
+    The first update copies the weights. Updates are counted on the host (``self.updates``), so an
+    update costs no device sync (``torch.optim.swa_utils.AveragedModel`` keeps its count in a
+    tensor and compares it on every update). Buffers are copied, not averaged. ``self.module`` is
+    the averaged model (eval mode, no gradients): sample with it.
     """
-    def avg(ema_params, params, num_averaged):
-        n = float(num_averaged)
-        d = min(decay, (1 + n) / (10 + n))
-        torch._foreach_lerp_(ema_params, params, 1 - d)
-    return avg
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.module = copy.deepcopy(model).eval().requires_grad_(False)
+        self.decay = decay
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        ema_p, p = list(self.module.parameters()), [q.detach() for q in model.parameters()]
+        if self.updates == 0:
+            torch._foreach_copy_(ema_p, p)
+        else:
+            torch._foreach_lerp_(ema_p, p, 1 - ema_decay_at(self.decay, self.updates))
+        for eb, b in zip(self.module.buffers(), model.buffers()):
+            eb.copy_(b)
+        self.updates += 1
 
 
 def _check_train_inputs(model, data, sched, config, loss_weights):
@@ -123,7 +153,9 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
 
     # 1. everything resident on the device: model, data, schedule
     model = model.to(device)
-    channels_last = config.channels_last and data.ndim == 4
+    precision = resolve_amp(config.amp, device, images=data.ndim == 4)
+    channels_last = data.ndim == 4 and (config.channels_last if config.channels_last is not None
+                                        else not (device.type == "cpu" and precision == "bf16"))
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     data = data.to(device, torch.float32)
@@ -131,20 +163,19 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
     weights = None if loss_weights is None else loss_weights.to(device, torch.float32)
     gen = torch.Generator(device=device).manual_seed(config.seed)
 
-    # 2. optimizer (fused on CUDA), EMA, mixed precision in one place
+    # 2. optimizer (fused on CUDA), EMA, mixed precision chosen in one place (runtime.resolve_amp)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                             fused=True if (cuda and config.fused_adamw) else None)
     warm = lambda step: min(1.0, (step + 1) / max(config.warmup, 1))  # noqa: E731
     lr_sched = torch.optim.lr_scheduler.LambdaLR(opt, warm)
-    ema = AveragedModel(model, multi_avg_fn=ema_avg_fn(config.ema_decay), use_buffers=True)
-    amp = config.amp if config.amp != "auto" else ("bf16" if cuda else "off")
-    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+    ema = EMA(model, config.ema_decay)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     forward = torch.compile(model) if (config.compile and cuda) else model
 
     losses = torch.zeros(config.steps, device=device)
     nb = config.buckets
     edges = np.linspace(0, sched.T, nb + 1).round().astype(int)
+    inner_edges = torch.as_tensor(edges[1:-1], device=device)  # copied to the device once
     bucket_sum = torch.zeros(nb, device=device)
     bucket_cnt = torch.zeros(nb, device=device)
     bucket_records = []
@@ -155,16 +186,16 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
     bar = tqdm(total=config.steps, desc="training", disable=not config.progress)
     try:
         for step in range(config.steps):
-            # 3. batch, timesteps and noise; q_sample in float32
+            # 3. batch, timesteps and noise; q_sample in float32 (t is in 0..T-1 by construction)
             idx = torch.randint(0, data.shape[0], (config.batch_size,), device=device, generator=gen)
             x0 = data[idx]
             if channels_last:
                 x0 = x0.contiguous(memory_format=torch.channels_last)
             t = torch.randint(0, sched.T, (config.batch_size,), device=device, generator=gen)
             noise = torch.randn(x0.shape, device=device, generator=gen)
-            x_t, _ = q_sample(x0, t, sched, noise=noise)
-            # 4. the model under autocast, the loss in float32
-            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            x_t, _ = q_sample(x0, t, sched, noise=noise, check=False)
+            # 4. the model in its precision, the loss in float32
+            with autocast(device, precision):
                 eps_hat = forward(x_t, t)
             per_example = (eps_hat.float() - noise).pow(2).flatten(1).mean(1)  # (B, ...) -> (B,)
             if weights is not None:
@@ -179,10 +210,10 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
             scaler.step(opt)
             scaler.update()
             lr_sched.step()
-            ema.update_parameters(model)
+            ema.update(model)
             # 6. bookkeeping on the device (no host sync except at log steps)
             losses[step] = loss.detach()
-            b = torch.bucketize(t, torch.as_tensor(edges[1:-1], device=device), right=True)
+            b = torch.bucketize(t, inner_edges, right=True)
             bucket_sum.index_add_(0, b, per_example.detach())
             bucket_cnt.index_add_(0, b, torch.ones_like(per_example))
             bar.update(1)
@@ -216,7 +247,7 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
     return TrainResult(model=model, ema=ema.module, losses=losses[:step].cpu().numpy(),
                        bucket_losses=np.array(bucket_records).reshape(-1, nb), bucket_edges=edges,
                        steps_done=step, seconds=seconds, interrupted=interrupted, device=str(device),
-                       config=config)
+                       config=config, precision=precision)
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -224,16 +255,18 @@ def save_checkpoint(path, model: nn.Module, sched: NoiseSchedule | None = None, 
     """Save weights plus everything needed to rebuild the model (and its schedule).
 
     The file holds only tensors, numbers, strings, lists and dicts, so it loads with
-    ``torch.load(path, weights_only=True)``.
+    ``torch.load(path, weights_only=True)``; ``meta`` that could not be loaded back that way is
+    refused with a ValueError (before anything is written).
     """
     cfg = config_dict(model)
     cfg = {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()}
+    meta = _plain(meta or {}, "meta")
     ckpt = {
         "format": "ddpm_helpers/1",
         "kind": model_kind(model),
         "config": cfg,
         "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-        "meta": {k: str(v) if isinstance(v, str) else v for k, v in (meta or {}).items()},  # plain str
+        "meta": meta,
     }
     if sched is not None:
         # every float32 table, so that loading gives back exactly this schedule (re-deriving
@@ -243,6 +276,30 @@ def save_checkpoint(path, model: nn.Module, sched: NoiseSchedule | None = None, 
     torch.save(ckpt, path)
 
 
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def _plain(value, where: str):
+    """``value`` with str subclasses turned into str, after checking that ``torch.load(weights_only=True)``
+    can read it back: None, bool, int, float, str, tensors, and lists/tuples/dicts (str keys) of them."""
+    if isinstance(value, str):
+        return str(value)  # e.g. torch.__version__ is a TorchVersion, a str subclass weights_only rejects
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        bad = [k for k in value if not isinstance(k, str)]
+        if bad:
+            raise ValueError(f"{where} keys must be strings, got {bad[0]!r}")
+        return {str(k): _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+    raise ValueError(f"{where} holds a {type(value).__name__} ({value!r:.60}), which a checkpoint cannot "
+                     f"load back with torch.load(weights_only=True); allowed: None, bool, int, float, str, "
+                     f"tensors, and lists/dicts of them (convert it, e.g. str(value))")
+
+
 def load_checkpoint(path, model: nn.Module | None = None, device="cpu"):
     """Load a checkpoint written by :func:`save_checkpoint`.
 
@@ -250,6 +307,7 @@ def load_checkpoint(path, model: nn.Module | None = None, device="cpu"):
     given, after checking that its config matches), the stored schedule (or None) and the metadata.
     """
     # torch.__version__ (a str subclass) in older checkpoints' meta is the one non-plain type allowed
+    # (torch.serialization.safe_globals: torch >= 2.5, the floor in requirements.txt)
     with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(ckpt, dict) or ckpt.get("format") != "ddpm_helpers/1":

@@ -22,13 +22,14 @@ import math
 
 import torch
 
+from .checks import check_int
 from .reverse import ddpm_step
-from .sampling import ddim_timesteps
+from .sampling import ddim_timesteps, reverse_loop
 from .schedules import NoiseSchedule
 
 __all__ = ["respace", "sample_correct", "sample_unscaled_pixels", "sample_noise_sign_flipped",
            "sample_schedule_wrong_axis", "sample_full_noise_subtracted", "sample_live_weights",
-           "sample_wrong_terminal_noise", "BUGS", "troubleshooting_gallery"]
+           "sample_wrong_terminal_noise", "BUGS", "troubleshooting_gallery", "gallery_markdown"]
 
 
 def respace(sched: NoiseSchedule, steps: int) -> tuple[NoiseSchedule, list[int]]:
@@ -42,37 +43,29 @@ def respace(sched: NoiseSchedule, steps: int) -> tuple[NoiseSchedule, list[int]]
     Returns ``(sub_schedule, timesteps)``; timesteps increasing, e.g. T=1000, steps=4 -> [249, 499, 749, 999].
     """
     ts = sorted(ddim_timesteps(sched.T, steps, "trailing"))  # increasing, last = T - 1
-    ab = torch.cumprod(1 - sched.betas.double(), 0)[ts]      # (steps,), re-derived in float64
-    ab_prev = torch.cat([torch.ones(1, dtype=torch.float64), ab[:-1]])
+    ab = torch.cumprod(1 - sched.betas.cpu().double(), 0)[ts]      # (steps,), re-derived in float64
+    ab_prev = torch.cat([torch.ones(1, dtype=torch.float64, device="cpu"), ab[:-1]])
     return NoiseSchedule.from_betas(1 - ab / ab_prev, kind=sched.kind), ts
 
 
-def _model_device(model) -> torch.device:
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
-
-
 def _ancestral(model, sched, n, steps, seed, step_fn, x_T=None):
-    """Run ``x <- step_fn(x, eps, k, sub, z)`` from k = steps-1 down to 0. Shapes: -> (n, 1, 28, 28) on the CPU."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    """Run ``x <- step_fn(x, eps, k, sub, z)`` from k = steps-1 down to 0 through the one reverse loop.
+
+    The starting noise and every step's z come from one CPU generator seeded with ``seed`` (z is
+    drawn even when ``x_T`` is given), so every variant sees exactly the same randomness.
+    Shapes: -> (n, 1, 28, 28) on the CPU.
+    """
+    check_int("n", n, 1, what="number of samples")
     sub, ts = respace(sched, steps)
     gen = torch.Generator().manual_seed(seed)
-    device = _model_device(model)
-    x = torch.randn((n, 1, 28, 28), generator=gen)  # drawn even when x_T is given, so z stays the same
+    x = torch.randn((n, 1, 28, 28), generator=gen, device="cpu")  # drawn even when x_T is given, so z stays the same
     if x_T is not None:
-        x = x_T.clone()
-    zs = torch.randn((len(ts), n, 1, 28, 28), generator=gen)  # the same z for every variant
-    was_training = model.training
-    model.eval()
-    with torch.inference_mode():
-        x = x.to(device)
-        for k in range(len(ts) - 1, -1, -1):
-            t = torch.full((n,), ts[k], device=device, dtype=torch.long)  # () -> (n,)
-            eps = model(x, t).float()
-            x = step_fn(x, eps, k, sub, zs[k].to(device))
-    model.train(was_training)
-    return x.cpu()
+        x = x_T
+    zs = torch.randn((len(ts), n, 1, 28, 28), generator=gen, device="cpu")  # (K, n, ...): the same z for every variant
+    order = list(range(len(ts) - 1, -1, -1))                  # k = K-1 .. 0, the noisiest first
+    return reverse_loop(model, x, [ts[k] for k in order],
+                        lambda x, eps, i, z: step_fn(x, eps, order[i], sub, z),
+                        noises=zs[order], desc="troubleshooting")
 
 
 def _correct_step(x, eps, k, sub, z):
@@ -110,11 +103,11 @@ def sample_noise_sign_flipped(model, sched: NoiseSchedule, n: int = 8, steps: in
     shrinking: samples blow up to saturated speckle far outside [-1, 1].
     """
     def step(x, eps, k, sub, z):
-        beta, ab = sub.betas[k].item(), sub.alpha_bars[k].item()
+        beta, ab = float(sub.betas[k]), float(sub.alpha_bars[k])
         # 1. the bug: + instead of -
         mean = (x + beta / math.sqrt(1 - ab) * eps) / math.sqrt(1 - beta)
         # 2. sigma_t z as usual
-        return mean if k == 0 else mean + sub.posterior_variance[k].sqrt().item() * z
+        return mean if k == 0 else mean + math.sqrt(float(sub.posterior_variance[k])) * z
     return _ancestral(model, sched, n, steps, seed, step)
 
 
@@ -132,8 +125,8 @@ def sample_schedule_wrong_axis(model, sched: NoiseSchedule, n: int = 8, steps: i
     def step(x, eps, k, sub, z):
         betas_col = sub.betas[:, None]                         # (K,) -> (K, 1)
         wrong_ab = torch.cumprod(1 - betas_col, dim=-1)[:, 0]  # the bug: over the length-1 axis
-        beta, ab = sub.betas[k].item(), wrong_ab[k].item()
-        ab_prev = 1.0 if k == 0 else wrong_ab[k - 1].item()
+        beta, ab = float(sub.betas[k]), float(wrong_ab[k])
+        ab_prev = 1.0 if k == 0 else float(wrong_ab[k - 1])
         # 1. the usual mean, with the wrong \bar\alpha
         mean = (x - beta / math.sqrt(1 - ab) * eps) / math.sqrt(1 - beta)
         # 2. the posterior variance, also from the wrong \bar\alpha
@@ -151,10 +144,10 @@ def sample_full_noise_subtracted(model, sched: NoiseSchedule, n: int = 8, steps:
     times over: the images overshoot into flat, saturated blobs.
     """
     def step(x, eps, k, sub, z):
-        beta = sub.betas[k].item()
+        beta = float(sub.betas[k])
         # 1. the bug: the whole eps, not beta_t / sqrt(1 - abar_t) * eps
         mean = (x - eps) / math.sqrt(1 - beta)
-        return mean if k == 0 else mean + sub.posterior_variance[k].sqrt().item() * z
+        return mean if k == 0 else mean + math.sqrt(float(sub.posterior_variance[k])) * z
     return _ancestral(model, sched, n, steps, seed, step)
 
 
@@ -180,7 +173,7 @@ def sample_wrong_terminal_noise(model, sched: NoiseSchedule, n: int = 8, steps: 
     images with a grey cast. (Starting a sampler at a t whose noise level does not match x_T,
     or sampling with another schedule than the one trained on, fails the same way.)
     """
-    x_T = torch.rand((n, 1, 28, 28), generator=torch.Generator().manual_seed(seed))  # the bug
+    x_T = torch.rand((n, 1, 28, 28), generator=torch.Generator().manual_seed(seed), device="cpu")  # the bug
     return _ancestral(model, sched, n, steps, seed, _correct_step, x_T=x_T)
 
 
@@ -224,6 +217,3 @@ def troubleshooting_gallery(model, sched: NoiseSchedule, n: int = 4, steps: int 
 def gallery_markdown(gallery: dict) -> str:
     """The gallery's explanations as a Markdown list, one bullet per variant, in the plotted order."""
     return "\n".join(f"- **{title}.** {text}" for title, _, text in gallery.values())
-
-
-__all__ += ["gallery_markdown"]

@@ -24,8 +24,10 @@ REF = "reference (DataLoader, fp32, no EMA)"
 CASES = [
     ("train_throughput.py", ["--steps", "1", "--rounds", "1", "--batch-size", "4"], "train_throughput_cpu",
      lambda r: r["steps_per_block"] == 1 and r["batch_size"] == 4
-     and [x["loop"].strip() for x in r["rows"]] == ["ddpm_helpers.train", "without channels_last",
-                                                    "with bf16 autocast", REF]
+     and [x["loop"].strip() for x in r["rows"]] == ["ddpm_helpers.train", "float32, channels_last",
+                                                    "float32, contiguous", "bf16 autocast, channels_last",
+                                                    "bf16 autocast, contiguous", REF]
+     and r["amp_auto"] in ("bf16", "off") and r["amx"] == (r["amp_auto"] == "bf16")
      and r["rows"][-1]["vs reference"] == "1.00x" and all(len(v) == 1 and v[0] > 0 for v in r["seconds"].values())),
     ("profile_train.py", ["--steps", "1", "--batch-size", "4", "--rows", "5"], "profile_train_cpu",
      lambda r: r["steps"] == 1 and r["batch_size"] == 4 and "aten::" in r["table"]),

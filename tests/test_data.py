@@ -77,7 +77,7 @@ def _link_files(src: Path, dst: Path) -> Path:
 @pytest.fixture
 def no_default_dirs(monkeypatch, tmp_path):
     """The cache and Debian folders point at empty folders; DDPM_DATA_DIR is unset."""
-    monkeypatch.setattr(data_mod, "CACHE_DIR", tmp_path / "empty_cache" / "FashionMNIST" / "raw")
+    monkeypatch.setenv("DDPM_CACHE_DIR", str(tmp_path / "empty_cache"))
     monkeypatch.setattr(data_mod, "DEBIAN_DIR", tmp_path / "empty_debian")
     monkeypatch.delenv("DDPM_DATA_DIR", raising=False)
     return tmp_path
@@ -88,7 +88,7 @@ def test_search_order(fashion_dir, no_default_dirs, monkeypatch):
     root = _link_files(fashion_dir, tmp / "root")
     env = _link_files(fashion_dir, tmp / "env")
     cache = _link_files(fashion_dir, tmp / "cache" / "FashionMNIST" / "raw")
-    monkeypatch.setattr(data_mod, "CACHE_DIR", cache)
+    monkeypatch.setenv("DDPM_CACHE_DIR", str(tmp / "cache"))
     # only the cache
     assert find_fashion_mnist("train", download=False)[0].parent == cache
     # $DDPM_DATA_DIR beats the cache
@@ -129,7 +129,7 @@ def test_missing_dataset_download_false(no_default_dirs):
     with pytest.raises(ValueError, match="FashionMNIST train files not found") as info:
         load_fashion_mnist("train", root=root, download=False)
     assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, DatasetNotFoundError)
-    _check_helpful(info.value, [root, data_mod.CACHE_DIR, data_mod.DEBIAN_DIR])
+    _check_helpful(info.value, [root, data_mod.fashion_cache_dir(), data_mod.DEBIAN_DIR])
     assert "download=False" in str(info.value)
 
 
@@ -148,5 +148,5 @@ def test_missing_dataset_download_fails_offline(no_default_dirs, monkeypatch):
         find_fashion_mnist("test", download=True)
     assert len(calls) == 1 and calls[0][1]["download"] is True and calls[0][1]["train"] is False
     assert "no route to host" in str(info.value)
-    _check_helpful(info.value, [data_mod.CACHE_DIR])
+    _check_helpful(info.value, [data_mod.fashion_cache_dir()])
     assert isinstance(info.value, ValueError)

@@ -212,7 +212,7 @@ def test_model_bad_t_and_x():
 def test_build_model_unknown_kind_and_field():
     with pytest.raises(ValueError, match=_m("kind must be one of", "'transformer'")):
         build_model("transformer")
-    with pytest.raises(ValueError, match=_m("unknown mlp config fields", "widht")):
+    with pytest.raises(ValueError, match=_m("unknown MLPConfig fields", "widht", "allowed")):
         build_model("mlp", {"widht": 3})
 
 
@@ -258,7 +258,7 @@ def test_not_a_checkpoint(tmp_path):
 
 # ----------------------------------------------------------------------------- data and metrics
 def test_missing_dataset(monkeypatch, tmp_path):
-    monkeypatch.setattr(data_mod, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setenv("DDPM_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(data_mod, "DEBIAN_DIR", tmp_path / "debian")
     monkeypatch.delenv("DDPM_DATA_DIR", raising=False)
     with pytest.raises(ValueError, match=_m("FashionMNIST train files not found", str(tmp_path / "cache"),
