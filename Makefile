@@ -1,15 +1,17 @@
 # The two front-door commands (see README.md):
 #   make lab    install everything into .venv and open the series in JupyterLab
 #   make test   install whatever is missing and run the whole test suite in quick mode
-# Instructors:
-#   make slides   each notebook as reveal.js slides in build/slides/
-#   make student  the student edition (solutions replaced by # TODO stubs) in build/student/
+# Instructors (docs/teaching.md):
+#   make present NB=01_forward_process   JupyterLab straight into the live RISE slideshow of one notebook
+#   make slides   each notebook as reveal.js slides in build/slides/, viewable offline
+#                 (SLIDES_FLAGS="--execute" with DDPM_QUICK=1 for decks with pictures, fast)
+#   make student  regenerate the committed student edition student/ (nbgrader solution regions stubbed)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install data lab test test-full clean-venv browser slides student
+.PHONY: install data lab present test test-full clean-venv browser slides student
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,11 +21,31 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
+# FashionMNIST, offline first: the known folders (ddpm_helpers/data.py); then Debian's package
+# dataset-fashion-mnist when we are root on Debian/Ubuntu (as `make browser` does for chromium);
+# only then the download through torchvision (needs internet).
 data: $(STAMP)
+	@$(PY) -m ddpm_helpers.data --no-download >/dev/null 2>&1 || \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	   { apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+	     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; }; }; then \
+	  echo "make data: installed Debian's dataset-fashion-mnist"; \
+	fi
 	$(PY) -m ddpm_helpers.data
 
+# JupyterLab with live slides: jupyterlab-rise comes with requirements.txt; its settings (a slide taller
+# than the screen scrolls) go into the environment's JupyterLab overrides.json.
 lab: install data
+	$(PY) -m ddpm_helpers.slides rise-settings
 	$(VENV)/bin/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+
+# Live slides: open notebook NB straight in the RISE slideshow, figures at presentation size.
+NB ?= 01_forward_process
+present: install data
+	$(PY) -m ddpm_helpers.slides rise-settings
+	url=$$($(PY) -m ddpm_helpers.slides rise-path $(NB)) || exit 1; \
+	DDPM_FIGURES=presentation $(VENV)/bin/jupyter lab notebooks/ --LabApp.default_url=/$$url \
+	  $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 # Headless Chromium for tests/test_browser.py: Debian's package (Playwright drives it; no browser
 # download). Installed with apt-get when missing and we are root; otherwise says how.
@@ -36,14 +58,16 @@ browser:
 	       "(Debian/Ubuntu) or $(PY) -m playwright install chromium"; \
 	fi
 
-test: install browser
+test: install browser data
 	DDPM_QUICK=1 $(PY) -m pytest
 
-test-full: install browser
+test-full: install browser data
 	DDPM_QUICK=0 $(PY) -m pytest
 
+# Offline decks: reveal.js and MathJax are fetched once from npm (build/vendor/) and copied beside them.
+SLIDES_FLAGS ?=
 slides: install
-	$(PY) -m ddpm_helpers.editions slides
+	$(PY) -m ddpm_helpers.editions slides $(SLIDES_FLAGS)
 
 student: install
 	$(PY) -m ddpm_helpers.editions student

@@ -3,17 +3,26 @@
 Figures are ``matplotlib.figure.Figure`` objects made without pyplot, so nothing piles up in
 pyplot's figure list and a notebook cell that ends with the call shows the figure once.
 Every figure has a title and labelled axes and uses fonts readable on a projector (>= 12 pt).
+
+Two sizes, one helper (:func:`style`, :func:`fit_figsize`, used by :func:`new_figure` and every builder
+here): ``notebook`` (the default) and ``presentation``, chosen by ``$DDPM_FIGURES`` when a figure is made.
+``presentation`` (set by ``make present`` for live RISE slides and by ``make slides`` when it runs the
+notebooks; docs/teaching.md) scales every font by ``PRESENTATION_FONT_SCALE`` and shrinks a figure,
+aspect kept, into ``SLIDE_FIGURE_INCHES`` at ``SLIDE_DPI``, so that with the code line above it a figure
+fits a 1280x720 slide (the static decks' slide, which reveal.js scales to 1920x1080 and any other screen).
 """
 from __future__ import annotations
 
 import math
+import os
 
 import matplotlib
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-__all__ = ["STYLE", "new_figure", "figure_to_array", "figure_to_png", "image_row", "plot_chain_variance",
+__all__ = ["STYLE", "FIGURE_MODES", "figure_mode", "style", "fit_figsize", "new_figure",
+           "figure_to_array", "figure_to_png", "image_row", "plot_chain_variance",
            "plot_schedules", "terminal_snr_markdown", "plot_pixel_histogram", "plot_chain_vs_jump",
            "plot_loss_curve", "plot_bucket_losses", "scatter_clouds", "moons_animation", "plot_skip_damage",
            "draw_forward_panel", "draw_chain_jump_panel", "draw_reverse_panel"]
@@ -21,11 +30,50 @@ __all__ = ["STYLE", "new_figure", "figure_to_array", "figure_to_png", "image_row
 STYLE = {"font.size": 13, "axes.titlesize": 14, "axes.labelsize": 13, "xtick.labelsize": 12,
          "ytick.labelsize": 12, "legend.fontsize": 12, "figure.titlesize": 15}
 
+# Presentation size: fonts x1.25 (ticks 15 pt), and every figure shrunk into 12 x 5 inches at 100 dpi
+# (1200 x 500 px), which leaves room for a heading and a code line on a 1280 x 720 slide.
+FIGURE_MODES = ("notebook", "presentation")
+PRESENTATION_FONT_SCALE = 1.25
+SLIDE_FIGURE_INCHES = (12.0, 5.0)
+SLIDE_DPI = 100
 
-def new_figure(figsize=(12, 4), **kw) -> Figure:
-    """A pyplot-free figure with the series' font sizes and constrained layout."""
-    with matplotlib.rc_context(STYLE):
-        return Figure(figsize=figsize, layout="constrained", **kw)
+
+def figure_mode(mode: str | None = None) -> str:
+    """``mode``, or ``$DDPM_FIGURES`` when it is None (unset or empty: ``"notebook"``)."""
+    chosen = mode if mode is not None else (os.environ.get("DDPM_FIGURES", "").strip().lower() or "notebook")
+    if chosen not in FIGURE_MODES:
+        where = "mode" if mode is not None else "$DDPM_FIGURES"
+        raise ValueError(f"{where}={chosen!r}; allowed: {', '.join(map(repr, FIGURE_MODES))}")
+    return chosen
+
+
+def style(mode: str | None = None) -> dict:
+    """The matplotlib rc settings of ``mode`` (see :func:`figure_mode`): STYLE, or STYLE's fonts scaled."""
+    if figure_mode(mode) == "notebook":
+        return dict(STYLE)
+    return {k: v * PRESENTATION_FONT_SCALE for k, v in STYLE.items()}
+
+
+def fit_figsize(figsize, mode: str | None = None) -> tuple:
+    """``figsize`` as given (notebook), or scaled down, aspect kept, into ``SLIDE_FIGURE_INCHES``
+    (presentation; a figure already inside the box is kept as it is)."""
+    w, h = (float(v) for v in figsize)
+    if w <= 0 or h <= 0:
+        raise ValueError(f"figsize={tuple(figsize)!r}; both sides must be > 0 inches")
+    if figure_mode(mode) == "notebook":
+        return (w, h)
+    k = min(1.0, SLIDE_FIGURE_INCHES[0] / w, SLIDE_FIGURE_INCHES[1] / h)
+    return (w * k, h * k)
+
+
+def new_figure(figsize=(12, 4), mode: str | None = None, **kw) -> Figure:
+    """A pyplot-free figure with the series' font sizes and constrained layout, at the size of ``mode``
+    (default ``$DDPM_FIGURES``: notebook or presentation)."""
+    mode = figure_mode(mode)
+    if mode == "presentation":
+        kw.setdefault("dpi", SLIDE_DPI)
+    with matplotlib.rc_context(style(mode)):
+        return Figure(figsize=fit_figsize(figsize, mode), layout="constrained", **kw)
 
 
 def figure_to_array(fig: Figure) -> np.ndarray:
@@ -51,7 +99,7 @@ def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
 
 def _img(x: torch.Tensor) -> np.ndarray:
     """(1, H, W) or (H, W) in [-1, 1] -> (H, W) numpy for imshow."""
-    x = torch.as_tensor(x).detach().float().cpu()
+    x = torch.as_tensor(x, device="cpu").detach().float().cpu()
     return x.reshape(x.shape[-2], x.shape[-1]).numpy()
 
 
@@ -63,7 +111,7 @@ def image_row(images, titles=None, suptitle: str = "", vmin: float = -1.5, vmax:
     Pixel values beyond [-1, 1] are noise overshoot; a fixed scale keeps frames comparable.
     """
     n = len(images)
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(style()):
         fig = new_figure(figsize=(max(size * n, 6), size + 0.9))
         axes = fig.subplots(1, n, squeeze=False)[0]
         for i, (ax, im) in enumerate(zip(axes, images)):
@@ -82,7 +130,7 @@ def plot_chain_variance(sched, measured: dict | None = None, var0: float = 1.0, 
     :func:`~ddpm_helpers.experiments.chain_variance`), plus measured points ``{label: (ts, vars)}``."""
     from .experiments import chain_variance
 
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(style()):
         fig = new_figure(figsize=(12, 4.2))
         ax1, ax2 = fig.subplots(1, 2)
         t = np.arange(sched.T)
@@ -108,7 +156,7 @@ def plot_schedules(scheds: dict, t_mark: int | None = None, fig: Figure | None =
     with each schedule's 0 dB crossing marked and an optional current timestep ``t_mark``."""
     from .experiments import snr_zero_db_crossing
 
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(style()):
         fig = fig or new_figure(figsize=(14, 4.2))
         axes = fig.subplots(1, 3)
         for k, (label, s) in enumerate(scheds.items()):
@@ -147,7 +195,7 @@ def terminal_snr_markdown(rows: list[dict]) -> str:
 
 def plot_pixel_histogram(ax, x: torch.Tensor, title: str = "") -> None:
     """Histogram of the values in ``x`` against the standard normal density, on ``ax``."""
-    v = torch.as_tensor(x).detach().float().flatten().cpu().numpy()
+    v = torch.as_tensor(x, device="cpu").detach().float().flatten().cpu().numpy()
     ax.hist(v, bins=40, range=(-4, 4), density=True, color="C0", alpha=0.7, label="pixels of x_t")
     g = np.linspace(-4, 4, 200)
     ax.plot(g, np.exp(-g**2 / 2) / math.sqrt(2 * math.pi), "k", lw=2, label="N(0, 1)")
@@ -166,7 +214,7 @@ def plot_chain_vs_jump(chain: torch.Tensor, jump: torch.Tensor, t: int, pixel=No
         a, b = a[:, pixel], b[:, pixel]
     a, b = a.flatten().numpy(), b.flatten().numpy()
     p = ks_2samp(a, b).pvalue
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(style()):
         fig = new_figure(figsize=(9, 4))
         ax = fig.subplots()
         lo, hi = min(a.min(), b.min()), max(a.max(), b.max())
@@ -180,7 +228,7 @@ def plot_chain_vs_jump(chain: torch.Tensor, jump: torch.Tensor, t: int, pixel=No
 
 def plot_loss_curve(result, smooth: int = 50, title: str = "Training loss") -> Figure:
     """The per-step training loss and its running mean over ``smooth`` steps."""
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(style()):
         fig = new_figure(figsize=(10, 4))
         ax = fig.subplots()
         l = np.asarray(result.losses)
@@ -199,7 +247,7 @@ def plot_bucket_losses(result, baselines: dict | None = None, last: int = 5) -> 
     :func:`~ddpm_helpers.experiments.loss_baselines`."""
     edges = np.asarray(result.bucket_edges)
     centers = (edges[:-1] + edges[1:]) / 2
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(style()):
         fig = new_figure(figsize=(10, 4.5))
         ax = fig.subplots()
         ax.plot(centers, np.asarray(result.bucket_losses)[-last:].mean(0), "o-", lw=2.5, ms=7,
@@ -218,13 +266,13 @@ def scatter_clouds(clouds: dict, ref: torch.Tensor | None = None, scores: dict |
     """One scatter panel per ``{label: (N, 2) points}``, fresh data ``ref`` in light grey behind,
     and an optional score line per panel (``scores[label]``)."""
     n = len(clouds)
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(style()):
         fig = new_figure(figsize=(max(size * n, 6), size + 0.8))
         axes = fig.subplots(1, n, squeeze=False)[0]
         for ax, (label, x) in zip(axes, clouds.items()):
             if ref is not None:
                 ax.scatter(ref[:, 0], ref[:, 1], s=3, color="0.8")
-            x = torch.as_tensor(x).detach().cpu()
+            x = torch.as_tensor(x, device="cpu").detach().cpu()
             ax.scatter(x[:, 0], x[:, 1], s=3, color="C0")
             ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="x₁", ylabel="x₂")
             ax.set_title(label + (f"\n{scores[label]}" if scores and label in scores else ""), fontsize=12)
@@ -246,9 +294,9 @@ def moons_animation(trajectory: torch.Tensor, timesteps=None, frames: int = 40, 
 
     if isinstance(frames, bool) or not isinstance(frames, int) or frames < 2:
         raise ValueError(f"frames must be an integer >= 2, got {frames!r}")
-    traj = torch.as_tensor(trajectory).detach().cpu()
+    traj = torch.as_tensor(trajectory, device="cpu").detach().cpu()
     idx = np.unique(np.linspace(0, traj.shape[0] - 1, frames).round().astype(int))
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(style()):
         fig = new_figure(figsize=(5, 5), dpi=72)
         ax = fig.subplots()
         if ref is not None:
@@ -278,7 +326,7 @@ def moons_animation(trajectory: torch.Tensor, timesteps=None, frames: int = 40, 
 def plot_skip_damage(ks, chamfers, floor: float, mmds=None, mmd_floor: float | None = None) -> Figure:
     """Sample quality (Chamfer distance as a multiple of the real-vs-real floor) against the
     naive skip size k."""
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(style()):
         fig = new_figure(figsize=(10 if mmds is None else 13, 4.2))
         axes = fig.subplots(1, 1 if mmds is None else 2, squeeze=False)[0]
         pairs = [(axes[0], chamfers, floor, "Chamfer")]
@@ -300,7 +348,7 @@ def plot_skip_damage(ks, chamfers, floor: float, mmds=None, mmd_floor: float | N
 def draw_forward_panel(fig: Figure, x_t: torch.Tensor, sched, t: int) -> None:
     """Notebook 01's panel: the noisy image, its histogram against N(0, 1) and the schedule
     (sqrt(alpha_bar_t) and SNR in dB) with t marked."""
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(style()):
         fig.clear()
         a_img, a_hist, a_ab, a_snr = fig.subplots(1, 4, width_ratios=[1, 1.3, 1.3, 1.3])
         ab = sched.alpha_bars[t].item()
@@ -326,7 +374,7 @@ def draw_chain_jump_panel(fig: Figure, chain: torch.Tensor, jump: torch.Tensor, 
     many draws of both with the KS two-sample p-value. Shapes: chain, jump (M, 1, H, W)."""
     from scipy.stats import ks_2samp
 
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(style()):
         fig.clear()
         a1, a2, a3 = fig.subplots(1, 3, width_ratios=[1, 1, 1.6])
         for ax, x, name in ((a1, chain, f"chain ({t + 1} steps)"), (a2, jump, "jump (1 q_sample)")):
@@ -345,7 +393,7 @@ def draw_chain_jump_panel(fig: Figure, chain: torch.Tensor, jump: torch.Tensor, 
 def draw_reverse_panel(fig: Figure, x: torch.Tensor, label: str, ref: torch.Tensor | None, score: str,
                        lim: float = 3.0) -> None:
     """Notebook 03's panel: the point cloud at one reverse step, fresh moons behind it."""
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(style()):
         fig.clear()
         ax = fig.subplots()
         if ref is not None:
@@ -364,7 +412,7 @@ def _nb04_styled(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        with matplotlib.rc_context(STYLE):
+        with matplotlib.rc_context(style()):
             return fn(*args, **kwargs)
     return wrapper
 
@@ -539,7 +587,7 @@ def plot_troubleshooting_gallery(gallery: dict, title: str = "The loss is low bu
 
 def draw_x0_panel(fig: Figure, x0: torch.Tensor, x_t: torch.Tensor, x0_hat: torch.Tensor, t: int, sched) -> None:
     """Notebook 04's panel: the clean image, x_t, the model's x0-prediction and its error, at one t."""
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(style()):
         fig.clear()
         axes = fig.subplots(1, 4)
         ab = sched.alpha_bars[t].item()
@@ -596,7 +644,7 @@ def plot_posterior_bayes(x0: float, x_t: float, t: int, sched, fig: Figure | Non
     lo, hi = post["mean"] - 6 * sd, post["mean"] + 6 * sd  # zoom on the posterior
     keep = (grid >= lo) & (grid <= hi)
     g = grid[keep].numpy()
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(style()):
         fig = _nb0506_fig(fig, (12, 4.5))
         ax = fig.subplots()
         ax.plot(g, prior[keep].numpy(), color="tab:blue", lw=2.5, label=r"prior $q(x_{t-1}\mid x_0)$")
@@ -623,7 +671,7 @@ def plot_elbo_weights(scheds: dict, variances=("posterior", "beta"), normalized:
     from .elbo import elbo_loss_weights, elbo_weights
 
     styles = {"posterior": "-", "beta": "--"}
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(style()):
         fig = _nb0506_fig(fig, (12, 4.5))
         ax = fig.subplots()
         for i, (name, s) in enumerate(scheds.items()):
@@ -644,7 +692,7 @@ def plot_moons_comparison(samples: dict, reference: torch.Tensor, scores: dict |
     """Side-by-side scatter plots ``{name: (N, 2) samples}`` over real moons data (grey), a score line each."""
     k = len(samples)
     ref = reference.detach().cpu().numpy()
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(style()):
         fig = new_figure(figsize=(6.5 * k, 6))
         axes = fig.subplots(1, k, squeeze=False)[0]
         for ax, (name, x) in zip(axes, samples.items()):
@@ -661,7 +709,7 @@ def plot_moons_comparison(samples: dict, reference: torch.Tensor, scores: dict |
 def plot_weighted_bucket_losses(results: dict, last: int = 5) -> Figure:
     """The training loss per timestep bucket (weights included) at the end of several runs
     (``{name: TrainResult}``; mean of the last ``last`` records)."""
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(style()):
         fig = new_figure(figsize=(12, 4.5))
         ax = fig.subplots()
         for name, r in results.items():
@@ -679,7 +727,7 @@ def plot_image_rows(rows: dict, title: str = "", col_labels=None, size: float = 
     """Rows of images ``{row label: (K, 1, H, W) in [-1, 1]}``, each labelled on the left."""
     names = list(rows)
     k = max(int(r.shape[0]) for r in rows.values())
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(style()):
         fig = _nb0506_fig(fig, (max(8.0, size * k + 2.5), size * len(names) + 1.0))
         axes = fig.subplots(len(names), k, squeeze=False)
         for i, name in enumerate(names):
@@ -704,7 +752,7 @@ def plot_image_rows(rows: dict, title: str = "", col_labels=None, size: float = 
 def plot_speed_quality(rows: list, floor: dict | None = None, metric: str = "fid") -> Figure:
     """Quality against wall time, one marker per row of ``speed_quality_table`` (DDIM joined by eta,
     numbers = steps; DDPM a black star), the real-against-real ``floor`` dashed. Log-log axes."""
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context(style()):
         fig = new_figure(figsize=(12, 5.5))
         ax = fig.subplots()
         etas = sorted({r["eta"] for r in rows if r["sampler"] == "DDIM"})
@@ -739,3 +787,129 @@ def quality_markdown(rows: dict) -> str:
 
 
 __all__ += ["quality_markdown"]
+
+
+# ----------------------------------------------------------------------------- notebook 06: skipping on the moons
+__all__ += ["plot_skip_comparison", "plot_ddim_geometry"]
+
+
+def plot_skip_comparison(results: dict, ref: torch.Tensor | None = None, scores: dict | None = None,
+                         paths: int = 8, lim: float = 3.0, size: float = 4.2) -> Figure:
+    """Notebook 06: one panel per sampler of ``ddim_theory.skip_comparison`` ({name: (x_0, trajectory,
+    timesteps)}): the final samples over fresh data ``ref`` (grey), and the paths of the first ``paths``
+    points from x_T (hollow circle) to x_0 (dot). ``scores[name]`` is printed under each title.
+
+    Shapes: x_0 (N, 2); trajectory (S + 1, N, 2), x_T first."""
+    n = len(results)
+    with matplotlib.rc_context(style()):
+        fig = new_figure(figsize=(size * n, size + 1.0))
+        axes = fig.subplots(1, n, squeeze=False)[0]
+        for ax, (name, (x0, traj, ts)) in zip(axes, results.items()):
+            if ref is not None:
+                ax.scatter(ref[:, 0], ref[:, 1], s=3, color="0.85", zorder=0)
+            x0 = torch.as_tensor(x0, device="cpu").detach().cpu()
+            ax.scatter(x0[:, 0], x0[:, 1], s=3, color="C0", alpha=0.5, zorder=1)
+            tr = torch.as_tensor(traj, device="cpu").detach().cpu()[:, :paths]  # (S + 1, paths, 2)
+            for j in range(tr.shape[1]):
+                ax.plot(tr[:, j, 0], tr[:, j, 1], "-", color=f"C{1 + j % 8}", lw=1.2, alpha=0.9, zorder=2)
+                ax.scatter(tr[0, j, 0], tr[0, j, 1], s=30, facecolors="none", edgecolors=f"C{1 + j % 8}", zorder=3)
+                ax.scatter(tr[-1, j, 0], tr[-1, j, 1], s=18, color=f"C{1 + j % 8}", zorder=3)
+            ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="x₁", ylabel="x₂")
+            ax.set_title(f"{name} ({len(ts)} model calls)" + (f"\n{scores[name]}" if scores and name in scores else ""),
+                         fontsize=12)
+        fig.suptitle("Same x_T, three ways to skip: paths x_T (○) → x_0 (●), samples over the data (grey)")
+    return fig
+
+
+def plot_ddim_geometry(x_t: torch.Tensor, geos: dict, x0: torch.Tensor | None = None, ref: torch.Tensor | None = None,
+                       title: str = "", size: float = 5.0) -> Figure:
+    r"""Notebook 06: one DDIM step of ONE 2-D point drawn as vectors, one panel per ``{label: ddim_geometry(...)}``:
+    x_{t'} = \sqrt{\bar\alpha_{t'}} \hat x_0 (blue) + direction \sqrt{1 - \bar\alpha_{t'} - \sigma^2} \hat\epsilon (orange)
+    + fresh noise \sigma z (green), tip to tail from the origin; x_t, \hat x_0 (and the true x_0) marked.
+
+    Shapes: x_t (2,) or (1, 2); each geometry's tensors (1, 2) or (2,)."""
+    def v(a):
+        return torch.as_tensor(a, device="cpu").detach().cpu().reshape(-1)[:2].double().numpy()
+
+    n = len(geos)
+    xt = v(x_t)
+    with matplotlib.rc_context(style()):
+        fig = new_figure(figsize=(size * n + 1.5, size + 2.6))
+        axes = fig.subplots(1, n, squeeze=False)[0]
+        for ax, (label, g) in zip(axes, geos.items()):
+            if ref is not None:
+                ax.scatter(ref[:, 0], ref[:, 1], s=2, color="0.88", zorder=0)
+            start = np.zeros(2)
+            for key, color, name in (("x0_term", "C0", "√ᾱ_t' x̂₀"), ("direction", "C1", "√(1-ᾱ_t'-σ²) ε̂"),
+                                     ("noise", "C2", "σ z")):
+                d = v(g[key])
+                if np.linalg.norm(d) > 1e-9:
+                    ax.annotate("", xy=start + d, xytext=start,
+                                arrowprops=dict(arrowstyle="-|>", color=color, lw=2.5, mutation_scale=18))
+                ax.plot([], [], color=color, lw=2.5, label=f"{name}  (|·| = {np.linalg.norm(d):.2f})")
+                start = start + d
+            ax.scatter(*xt, s=90, marker="s", color="k", label="x_t", zorder=4)
+            ax.scatter(*v(g["x0_hat"]), s=110, marker="*", color="C3", label="x̂₀", zorder=4)
+            ax.scatter(*v(g["x_prev"]), s=70, marker="o", color="C4", label="x_t' (the sum)", zorder=4)
+            if x0 is not None:
+                ax.scatter(*v(x0), s=70, marker="x", color="k", label="true x₀", zorder=4)
+            pts = np.stack([xt, v(g["x0_hat"]), v(g["x_prev"]), np.zeros(2)] + ([v(x0)] if x0 is not None else []))
+            lo, hi = pts.min(0) - 0.6, pts.max(0) + 0.6
+            span = max(hi - lo)
+            mid = (hi + lo) / 2
+            ax.set(xlim=(mid[0] - span / 2, mid[0] + span / 2), ylim=(mid[1] - span / 2, mid[1] + span / 2),
+                   aspect="equal", xlabel="x₁", ylabel="x₂")
+            ax.set_title(f"{label}: σ = {g['sigma']:.3f}", fontsize=12)
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3, fontsize=9, frameon=False)
+        fig.suptitle(title or "One DDIM step = scaled x̂₀ + direction to x_t + fresh noise (tip to tail from 0)")
+    return fig
+
+
+# ----------------------------------------------------------------------------- FID/KID with error bars (04, 06)
+__all__ += ["quality_ci_markdown", "quality_reading"]
+
+
+def quality_reading(q: dict, floor: dict) -> str:
+    """One sentence that reads a FID/KID against the floor at the same n, with both error bars
+    (``metrics.image_quality_ci`` and ``metrics.real_floor_spread`` dicts)."""
+    if q["n"] != floor["n"]:
+        raise ValueError(f"compare at equal n: the samples have n={q['n']}, the floor n={floor['n']}")
+    sd = math.hypot(q.get("fid_std", 0.0), floor.get("fid_std", 0.0))
+    gap = q["fid"] - floor["fid"]
+    if q["fid"] < floor["fid"] and abs(gap) <= 2 * sd:
+        fid = (f"FID {q['fid']:.2f} is below the floor {floor['fid']:.2f}, but by less than 2 error bars "
+               f"({2 * sd:.2f}): at n = {q['n']} the two are indistinguishable (FID's bias and noise at small n, "
+               f"not a sampler better than real data)")
+    elif abs(gap) <= 2 * sd:
+        fid = (f"FID {q['fid']:.2f} is within 2 error bars ({2 * sd:.2f}) of the floor {floor['fid']:.2f}: "
+               f"indistinguishable from real images at n = {q['n']}")
+    elif gap < 0:
+        fid = (f"FID {q['fid']:.2f} is more than 2 error bars below the floor {floor['fid']:.2f}: look for a bug "
+               f"(samples copied from the reference set?)")
+    else:
+        fid = (f"FID {q['fid']:.2f} is {q['fid'] / max(floor['fid'], 1e-12):.1f}x the floor {floor['fid']:.2f}, "
+               f"{gap / max(sd, 1e-12):.1f} error bars above it")
+    kid = q["kid"]
+    if kid < 0:
+        kid_s = (f"KID {1e3 * kid:.1f}e-3 is negative: KID is an unbiased estimate of a squared distance that is "
+                 f">= 0, so a negative value means 'zero within noise' (± {1e3 * q.get('kid_std', 0):.1f}e-3)")
+    else:
+        kid_s = f"KID {1e3 * kid:.1f}e-3 ± {1e3 * q.get('kid_std', 0):.1f}e-3"
+    return f"{fid}; {kid_s}."
+
+
+def quality_ci_markdown(rows: dict, floor: dict) -> str:
+    """A Markdown table of ``{label: image_quality_ci dict}`` beside the floor (``real_floor_spread``) at the
+    same n: n, FID ± its bootstrap spread, FID / floor, KID x 1e3 ± spread, and the floor row with its
+    spread over independent draws of real images."""
+    lines = ["| images | n | FID ± sd | FID / floor | KID (x 1e3) ± sd |", "|---|---|---|---|---|"]
+    for label, q in rows.items():
+        if q["n"] != floor["n"]:
+            raise ValueError(f"{label}: compare at equal n, got n={q['n']} against a floor at n={floor['n']}")
+        lines.append(f"| {label} | {q['n']} | {q['fid']:.2f} ± {q.get('fid_std', float('nan')):.2f} | "
+                     f"{q['fid'] / max(floor['fid'], 1e-12):.2f} | {1e3 * q['kid']:.1f} ± "
+                     f"{1e3 * q.get('kid_std', float('nan')):.1f} |")
+    lines.append(f"| floor: {floor.get('seeds', 1)} draws of real training images | {floor['n']} | "
+                 f"{floor['fid']:.2f} ± {floor.get('fid_std', float('nan')):.2f} | 1.00 | {1e3 * floor['kid']:.1f} ± "
+                 f"{1e3 * floor.get('kid_std', float('nan')):.1f} |")
+    return "\n".join(lines)
