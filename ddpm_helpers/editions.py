@@ -1,50 +1,66 @@
 r"""Editions of the notebooks for teaching: the student edition and reveal.js slides.
 
-The notebooks in ``notebooks/`` are the instructor edition: every exercise's answer sits in a code
-cell tagged ``solution`` (cell metadata ``"tags": ["solution"]``), followed by a cell that calls its
-self-check from :mod:`ddpm_helpers.exercises`.
+The notebooks in ``notebooks/`` are the instructor edition and the one source of truth. Solution
+cells follow nbgrader's convention (https://nbgrader.readthedocs.io, "Autograded answer" cells): the
+cell metadata holds ``"nbgrader": {"solution": true, ...}`` and the answer sits between
+``### BEGIN SOLUTION`` and ``### END SOLUTION`` lines; the next code cell calls its self-check from
+:mod:`ddpm_helpers.exercises`::
 
-Student edition (``python -m ddpm_helpers.editions student`` or ``make student``) writes
-``build/student/*.ipynb``: each ``solution`` cell is replaced by a ``# TODO`` stub that keeps what
-the student needs to start (the ``def`` line and docstring of each function, the name of each
-answer) and nothing of the answer itself::
-
-    def my_q_sample(x0, t, sched, noise):            # instructor edition
+    def my_q_sample(x0, t, sched, noise):              # instructor edition (notebooks/)
+        ### BEGIN SOLUTION
         a = sched.alpha_bars[t]
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
+        ### END SOLUTION
 
-    # TODO: your solution; then run the check below.   # student edition
-    def my_q_sample(x0, t, sched, noise):
-        # TODO: write this function.
-        raise NotImplementedError("exercise: write my_q_sample")
+    def my_q_sample(x0, t, sched, noise):              # student edition (student/)
+        # YOUR CODE HERE
+        raise NotImplementedError()
 
-Each self-check calls the stub, sees ``NotImplementedError`` and reports "not solved yet" (it
-returns False) instead of crashing, until the student writes the answer. Outputs are cleared.
+The student edition (``python -m ddpm_helpers.editions student`` or ``make student``) is written to
+``student/`` and committed, so the README's Colab badges and the Binder link open it; a test checks
+that it is byte for byte what this generator makes from ``notebooks/``. :func:`clear_solutions`
+has the semantics of nbgrader's ``ClearSolutions`` preprocessor (``nbgrader generate_assignment``):
+the same delimiters and stubs, the stub indented like the BEGIN line, a solution cell without
+markers replaced whole, an error for unbalanced or nested markers and for markers in a cell that is
+not a solution cell. It is re-implemented here (about 40 lines) rather than imported because
+nbgrader brings the classic Notebook 7, SQLAlchemy and alembic and enables its formgrader server and
+JupyterLab extensions in the environment students open; instructors who use nbgrader can run it on
+``notebooks/`` directly. Each self-check calls the stub, sees ``NotImplementedError`` and reports
+"not solved yet" (it returns False) instead of crashing, until the student writes the answer.
+Outputs are cleared.
 
-Slides (``python -m ddpm_helpers.editions slides`` or ``make slides``) writes
-``build/slides/NAME.slides.html`` with nbconvert's reveal.js exporter. Slide types come from the
-cells' ``"slideshow": {"slide_type": ...}`` metadata. ``--execute`` runs each notebook first (as it
-runs for a user: set ``DDPM_QUICK=1`` for a fast run) so the slides carry the pictures.
+Slides (``python -m ddpm_helpers.editions slides`` or ``make slides``) are built by
+:mod:`ddpm_helpers.slides`: ``build/slides/NAME.slides.html``, reveal.js decks that load reveal.js and
+MathJax from ``build/slides/_assets/`` (no network when viewed). ``--execute`` runs each notebook first
+(set ``DDPM_QUICK=1`` for a fast run) so the slides carry the pictures.
 """
 from __future__ import annotations
 
 import argparse
-import ast
 import copy
+import re
 import shutil
 import sys
 from pathlib import Path
 
 import nbformat
 
-__all__ = ["SOLUTION_TAG", "COLAB_TAG", "COLAB_SETUP_SOURCE", "NOTEBOOKS_DIR", "BUILD_DIR",
-           "stub_solution", "student_notebook", "build_student", "build_slides", "main"]
+from .paths import NOTEBOOKS_DIR, REPO_ROOT, build_dir
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-BUILD_DIR = REPO_ROOT / "build"
+__all__ = ["BEGIN_SOLUTION", "END_SOLUTION", "CODE_STUB", "TEXT_STUB", "COLAB_TAG", "COLAB_SETUP_SOURCE",
+           "NOTEBOOKS_DIR", "STUDENT_DIR", "BUILD_DIR", "is_solution", "clear_solutions", "student_notebook",
+           "build_student", "build_slides", "main"]
 
-SOLUTION_TAG = "solution"
+# a clone's folders (ddpm_helpers.paths): installed from a wheel or git the notebooks are not there
+# (the commands then need --src) and the build output goes to the user cache
+BUILD_DIR = build_dir()
+STUDENT_DIR = REPO_ROOT / "student"  # the committed student edition (README badges, Binder link)
+
+# nbgrader's ClearSolutions defaults (nbgrader 0.9: begin/end_solution_delimeter, code_stub["python"], text_stub)
+BEGIN_SOLUTION = "### BEGIN SOLUTION"
+END_SOLUTION = "### END SOLUTION"
+CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+TEXT_STUB = "YOUR ANSWER HERE"
 COLAB_TAG = "colab-setup"
 # The first code cell of every notebook (tests/test_colab_cell.py checks it, tag COLAB_TAG).
 COLAB_SETUP_SOURCE = '''\
@@ -55,70 +71,63 @@ try:
 except ImportError:
     %pip install -q "ddpm_helpers @ git+https://github.com/ddpm-from-first-principles/ddpm-notebooks"'''
 
-TODO_HEADER = "# TODO: your solution here; then run the check in the next cell."
-
-
 def _tags(cell) -> list:
     return list(cell.get("metadata", {}).get("tags", []))
 
 
-def _stub_function(src: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
-    """The ``def`` line(s) and docstring of ``node``; its body becomes a NotImplementedError."""
-    # 1. the signature, decorators included, without the body (ast.unparse of an empty copy)
-    bare = copy.copy(node)
-    bare.body = [ast.Pass()]
-    header = ast.unparse(bare).rsplit("\n", 1)[0]
-    lines = [header]
-    # 2. the docstring as written (raw prefix and all), if there is one
-    first = node.body[0]
-    if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-            and isinstance(first.value.value, str)):
-        doc = ast.get_source_segment(src, first) or repr(first.value.value)
-        lines.append("    " + doc)
-    # 3. the body a student replaces
-    lines.append("    # TODO: write this function.")
-    lines.append(f'    raise NotImplementedError("exercise: write {node.name}")')
-    return "\n".join(lines)
+def is_solution(cell) -> bool:
+    """nbgrader's test: a cell is a solution cell when its metadata says ``nbgrader.solution``."""
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution", False))
 
 
-def stub_solution(source: str) -> str:
-    r"""The student-edition stub of one solution cell's ``source``.
+def clear_solutions(source: str, cell_type: str = "code", solution: bool = True) -> str:
+    r"""The student version of one cell's ``source``, as nbgrader's ``ClearSolutions`` makes it.
 
-    Per top-level statement: a function keeps its ``def`` line and docstring, with a body that
-    raises ``NotImplementedError``; an answer ``name = <value>`` becomes ``name = None``; imports
-    stay; everything else (the working) goes. A cell that is not plain Python becomes ``# TODO``.
-    Applying it twice gives the same stub.
+    Every region from a line containing ``BEGIN SOLUTION`` to the line containing ``END SOLUTION``
+    becomes :data:`CODE_STUB` (``# YOUR CODE HERE`` / ``raise NotImplementedError()``; :data:`TEXT_STUB`
+    in a markdown cell), indented like the BEGIN line; the lines outside the regions stay. A solution
+    cell (``solution=True``) without any region is replaced whole by the stub.
+
+    Raises ``ValueError`` for nested BEGIN lines, a BEGIN without END, and a region in a cell that is
+    not a solution cell (nbgrader's ``enforce_metadata``).
     """
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return TODO_HEADER
-    parts = [TODO_HEADER]
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            parts.append("\n" + _stub_function(source, node) + "\n")
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            parts.append(ast.unparse(node))
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names = [t.id for t in targets if isinstance(t, ast.Name)]
-            names += [e.id for t in targets if isinstance(t, ast.Tuple) for e in t.elts if isinstance(e, ast.Name)]
-            for name in names:
-                parts.append(f"{name} = None  # TODO: replace None with your answer.")
-        # anything else is part of the answer's working: dropped
-    return "\n".join(parts).replace("\n\n\n", "\n\n").rstrip()
+    if cell_type not in ("code", "markdown"):
+        raise ValueError(f"cell_type must be 'code' or 'markdown', got {cell_type!r}")
+    begin, end = BEGIN_SOLUTION.lstrip("# "), END_SOLUTION.lstrip("# ")  # matched anywhere in a line, as nbgrader does
+    stub = (CODE_STUB if cell_type == "code" else TEXT_STUB).split("\n")
+    out, inside, replaced = [], False, False
+    for line in source.split("\n"):
+        if begin in line:
+            if inside:
+                raise ValueError(f"nested {BEGIN_SOLUTION!r} lines in a cell:\n{source}")
+            inside = replaced = True
+            indent = re.match(r"\s*", line).group(0)
+            out += [indent + s for s in stub]
+        elif end in line:
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{BEGIN_SOLUTION!r} without {END_SOLUTION!r} in a cell:\n{source}")
+    if replaced and not solution:
+        raise ValueError("a solution region in a cell that is not a solution cell; mark the cell with "
+                         f"metadata nbgrader.solution = true:\n{source}")
+    if solution and not replaced:
+        return "\n".join(stub)
+    return "\n".join(out)
 
 
 def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``nb`` with every ``solution``-tagged cell stubbed and all outputs cleared."""
+    """A copy of ``nb`` with every solution cleared (:func:`clear_solutions`) and all outputs cleared.
+
+    Every cell is scanned, so a solution region in a cell not marked as a solution raises ValueError."""
     out = copy.deepcopy(nb)
     for cell in out.cells:
-        if cell.cell_type != "code":
-            continue
-        if SOLUTION_TAG in _tags(cell):
-            cell.source = stub_solution(cell.source)
-        cell.outputs = []
-        cell.execution_count = None
+        if cell.cell_type in ("code", "markdown"):
+            cell.source = clear_solutions(cell.source, cell.cell_type, solution=is_solution(cell))
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
     out.metadata["ddpm_edition"] = "student"
     return out
 
@@ -130,8 +139,9 @@ def _notebooks(src_dir: Path) -> list[Path]:
     return paths
 
 
-def build_student(src_dir=NOTEBOOKS_DIR, out_dir=BUILD_DIR / "student") -> list[Path]:
-    """Write the student edition of every notebook in ``src_dir`` to ``out_dir``; return the paths.
+def build_student(src_dir=NOTEBOOKS_DIR, out_dir=STUDENT_DIR) -> list[Path]:
+    """Write the student edition of every notebook in ``src_dir`` to ``out_dir`` (default: the committed
+    ``student/`` folder); return the paths.
 
     Other files beside the notebooks (pictures they link to) are copied as they are.
     """
@@ -152,64 +162,29 @@ def build_student(src_dir=NOTEBOOKS_DIR, out_dir=BUILD_DIR / "student") -> list[
 def build_slides(src_dir=NOTEBOOKS_DIR, out_dir=BUILD_DIR / "slides", execute: bool = False,
                  hide_code: bool = False, reveal_prefix: str | None = None, names=None,
                  timeout: int | None = None) -> list[Path]:
-    """Export every notebook (or those in ``names``) as reveal.js slides ``out_dir/NAME.slides.html``.
+    """Offline reveal.js decks ``out_dir/NAME.slides.html``: :func:`ddpm_helpers.slides.build_slides`."""
+    from .slides import build_slides as _build_slides
 
-    ``execute`` runs each notebook in a fresh kernel first (from its own folder) so the slides show
-    the pictures; ``hide_code`` leaves code cells' inputs out; ``reveal_prefix`` points the page at
-    a local copy of reveal.js instead of nbconvert's CDN default.
-    """
-    from nbconvert import SlidesExporter
-
-    src_dir, out_dir = Path(src_dir), Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = _notebooks(src_dir)
-    if names is not None:
-        known = {p.name for p in paths} | {p.stem for p in paths}
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise ValueError(f"names={unknown!r} are not notebooks in {src_dir}; allowed: {sorted(p.name for p in paths)}")
-        paths = [p for p in paths if p.name in names or p.stem in names]
-    exporter = SlidesExporter()
-    exporter.exclude_input = hide_code
-    if reveal_prefix is not None:
-        exporter.reveal_url_prefix = reveal_prefix
-    written = []
-    for path in paths:
-        nb = nbformat.read(path, as_version=4)
-        if execute:
-            from nbclient import NotebookClient
-
-            NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                           resources={"metadata": {"path": str(path.parent)}}).execute()
-        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": path.stem}})
-        target = out_dir / f"{path.stem}.slides.html"
-        target.write_text(body, encoding="utf-8")
-        written.append(target)
-    return written
+    return _build_slides(src_dir, out_dir, execute=execute, hide_code=hide_code, reveal_prefix=reveal_prefix,
+                         names=names, timeout=timeout)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ddpm_helpers.editions",
                                      description="Build the student edition or reveal.js slides of the notebooks.")
     sub = parser.add_subparsers(dest="command", required=True)
-    p_student = sub.add_parser("student", help="build/student/: solution cells replaced by # TODO stubs")
+    p_student = sub.add_parser("student", help="student/: solution regions replaced by nbgrader's stubs")
     p_student.add_argument("--src", default=str(NOTEBOOKS_DIR), help="folder of the instructor notebooks")
-    p_student.add_argument("--out", default=str(BUILD_DIR / "student"), help="output folder")
-    p_slides = sub.add_parser("slides", help="build/slides/: each notebook as reveal.js slides")
-    p_slides.add_argument("--src", default=str(NOTEBOOKS_DIR), help="folder of the notebooks")
-    p_slides.add_argument("--out", default=str(BUILD_DIR / "slides"), help="output folder")
-    p_slides.add_argument("--execute", action="store_true",
-                          help="run each notebook first so the slides show its pictures (DDPM_QUICK=1 for a fast run)")
-    p_slides.add_argument("--hide-code", action="store_true", help="leave code inputs out of the slides")
-    p_slides.add_argument("--reveal-prefix", default=None,
-                          help="URL or path of reveal.js (default: nbconvert's CDN; use a local copy offline)")
-    p_slides.add_argument("names", nargs="*", help="only these notebooks (file name or stem)")
+    p_student.add_argument("--out", default=str(STUDENT_DIR), help="output folder (default: the committed student/)")
+    from .slides import add_slides_arguments, run_slides
+
+    add_slides_arguments(sub.add_parser("slides", help="build/slides/: each notebook as an offline reveal.js deck"))
     args = parser.parse_args(argv)
     if args.command == "student":
         paths = build_student(args.src, args.out)
     elif args.command == "slides":
-        paths = build_slides(args.src, args.out, execute=args.execute, hide_code=args.hide_code,
-                             reveal_prefix=args.reveal_prefix, names=args.names or None)
+        run_slides(args)  # prints each deck as it is written
+        return 0
     else:  # argparse already refuses other commands
         raise ValueError(f"command={args.command!r}; allowed: 'student', 'slides'")
     for p in paths:

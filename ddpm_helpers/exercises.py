@@ -265,11 +265,14 @@ def check_two_steps(fn) -> bool:
 def check_reverse_step(fn) -> bool:
     r"""Notebook 03. ``fn(x_t, eps_hat, t, sched, z) -> x_{t-1}``: Ho et al. 2020, Algorithm 2, line 4,
     x_{t-1} = 1/\sqrt{alpha_t} (x_t - beta_t/\sqrt{1 - \bar\alpha_t} \hat\epsilon) + \sigma_t z with
-    \sigma_t^2 = \tilde\beta_t (posterior variance), and no noise at t = 0. ``t`` is an int."""
+    \sigma_t^2 = \tilde\beta_t (posterior variance), and no noise at t = 0. ``t`` is an int.
+
+    The cases include the boundary timesteps t = 0, 1 and T-1 (not only random ones), so the seed blog's
+    slip of the paper's 1-indexed ``if t > 1`` applied to 0-indexed t (no noise at t = 1) is caught."""
     g = _gen(3)
     s = NoiseSchedule.linear(100)
     cases = [(torch.randn(8, 2, generator=g), torch.randn(8, 2, generator=g), t, s, torch.randn(8, 2, generator=g))
-             for t in (60, 3, 0)]
+             for t in (60, 3, 0, 1, s.T - 1)]
 
     def reference(x, e, t, s, z):
         return ddpm_step(x, e, t, s, noise=z)
@@ -278,11 +281,11 @@ def check_reverse_step(fn) -> bool:
         b, a, ab = s.betas[t].item(), s.alphas[t].item(), s.alpha_bars[t].item()
         return b, a, ab, math.sqrt(s.posterior_variance[t].item())
 
-    def make(mean_fn, sigma_fn=lambda t, s: parts(t, s)[3], noise_at_0=False):
+    def make(mean_fn, sigma_fn=lambda t, s: parts(t, s)[3], noise_at_0=False, last_noisy=1):
         def step(x, e, t, s, z):
             b, a, ab, _ = parts(t, s)
             out = mean_fn(x, e, b, a, ab)
-            if t > 0 or noise_at_0:
+            if t >= last_noisy or noise_at_0:
                 out = out + sigma_fn(t, s) * z
             return out
         return step
@@ -308,6 +311,14 @@ def check_reverse_step(fn) -> bool:
         (make(good_mean, sqrt_beta, noise_at_0=True),
          "Noise added at t = 0: the last step must return the mean alone (Algorithm 2: z = 0 when t = 1 "
          "in the paper's numbering, t = 0 here), or the final samples keep a layer of noise."),
+        (make(good_mean, last_noisy=2),
+         "No noise added at t = 1: the noise is skipped only on the very last step, t = 0 here (0-indexed). "
+         "`if t > 1` is the paper's 1-indexed rule (Algorithm 2: z = 0 when t = 1) applied to 0-indexed t, "
+         "an off-by-one that drops one step of noise. Use `if t > 0`."),
+        (make(good_mean, sqrt_beta, last_noisy=2),
+         "No noise added at t = 1: the noise is skipped only on the very last step, t = 0 here (0-indexed). "
+         "`if t > 1` is the paper's 1-indexed rule (Algorithm 2: z = 0 when t = 1) applied to 0-indexed t, "
+         "an off-by-one that drops one step of noise. Use `if t > 0`."),
         (make(good_mean, lambda t, s: s.posterior_variance[t].item()),
          "σ_t is the standard DEVIATION: use √β̃_t (sqrt of posterior_variance[t]), not β̃_t."),
         (make(good_mean, lambda t, s: 0.0),
@@ -322,7 +333,8 @@ def check_predict_x0(fn) -> bool:
     \hat x_0 = (x_t - \sqrt{1 - \bar\alpha_t} \hat\epsilon) / \sqrt{\bar\alpha_t}, ``t`` an int."""
     g = _gen(4)
     s = NoiseSchedule.linear(100)
-    cases = [(torch.randn(8, 2, generator=g), torch.randn(8, 2, generator=g), t, s) for t in (70, 20, 1)]
+    cases = [(torch.randn(8, 2, generator=g), torch.randn(8, 2, generator=g), t, s)
+             for t in (70, 20, 1, 0, s.T - 1)]  # the boundary timesteps 0, 1, T-1 included
 
     def reference(x, e, t, s):
         return predict_x0(x, e, t, s)
@@ -666,3 +678,238 @@ def check_nearest_distance(fn) -> bool:
 
 
 __all__ += ["check_sinusoidal_embedding", "check_time_injection", "check_nearest_distance"]
+
+
+# --- derivation exercises (notebooks 05 and 06) ---
+# Each answer is a formula in a few scalars, derived on paper; the check compares it with the closed
+# form at several points (boundary values included) and names the usual slip of the derivation.
+__all__ += ["check_posterior_variance", "check_eps_form_coefs", "check_w_snr_form", "check_sigma_eta1",
+            "check_respaced_betas"]
+
+
+def _floats(fn, n_out: int, name: str):
+    """Wrap a student's function returning ``n_out`` numbers as one float64 tensor (so the shared
+    engine compares every component, never only the first)."""
+    if not callable(fn):
+        return fn
+
+    def wrapped(*args):
+        out = fn(*args)
+        if n_out == 1:
+            return _f64(float(out))
+        vals = [float(v) for v in out]
+        if len(vals) != n_out:
+            raise ValueError(f"{name} must return {n_out} numbers, got {len(vals)}")
+        return _f64(vals)
+
+    return wrapped
+
+
+def _tilde_beta_ref(beta, ab_prev):
+    return _f64((1 - ab_prev) / (1 - (1 - beta) * ab_prev) * beta)
+
+
+def check_posterior_variance(fn) -> bool:
+    r"""Notebook 05, derivation. ``fn(beta_t, alpha_bar_prev) -> tilde beta_t`` (floats), found by completing
+    the square in x_{t-1} (Ho et al. 2020, eq. 7): the precisions of the two Gaussian factors add,
+
+        q(x_t | x_{t-1}) as a function of x_{t-1}: N(x_t / \sqrt{alpha_t}, beta_t / alpha_t),  precision alpha_t / beta_t,
+        q(x_{t-1} | x_0):                          variance 1 - \bar\alpha_{t-1},              precision 1 / (1 - \bar\alpha_{t-1}),
+        1 / \tilde\beta_t = alpha_t / beta_t + 1 / (1 - \bar\alpha_{t-1})
+        =>  \tilde\beta_t = (1 - \bar\alpha_{t-1}) / (1 - \bar\alpha_t) beta_t,  \bar\alpha_t = alpha_t \bar\alpha_{t-1}.
+    """
+    cases = [(0.02, 0.5), (1e-4, 0.9999), (0.3, 0.2), (0.05, 0.01), (0.6, 0.7)]
+    mistakes = [
+        (lambda b, abp: _f64(1 / (1 / b + 1 / (1 - abp))),
+         "You added the precision 1/beta_t for the forward factor. Read as a function of x_{t-1}, "
+         "q(x_t | x_{t-1}) = N(x_t; sqrt(alpha_t) x_{t-1}, beta_t) is N(x_{t-1}; x_t / sqrt(alpha_t), beta_t / alpha_t): "
+         "its precision is alpha_t / beta_t (the 1/sqrt(alpha_t) rescaling squares into the variance)."),
+        (lambda b, abp: _f64(b / (1 - b) + (1 - abp)),
+         "You added the VARIANCES beta_t/alpha_t and 1 - alpha_bar_{t-1}. A product of two Gaussian densities in "
+         "the same variable adds the PRECISIONS: 1/tilde beta = alpha_t/beta_t + 1/(1 - alpha_bar_{t-1})."),
+        (lambda b, abp: _f64(b + (1 - abp)),
+         "You added the variances beta_t and 1 - alpha_bar_{t-1}. A product of Gaussian densities in x_{t-1} "
+         "adds precisions (1/variances), and the forward factor's variance in x_{t-1} is beta_t/alpha_t."),
+        (lambda b, abp: _f64((1 - b) / b + 1 / (1 - abp)),
+         "That is the PRECISION 1/tilde beta_t; the variance is its reciprocal."),
+        (lambda b, abp: _f64(b),
+         "That is beta_t, the forward step's variance (Ho et al.'s other fixed choice sigma_t^2 = beta_t), not "
+         "the posterior variance: conditioning on x_0 shrinks it by (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t)."),
+        (lambda b, abp: _f64((1 - (1 - b) * abp) / (1 - abp) * b),
+         "The ratio is upside down: tilde beta_t = (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) * beta_t, which is "
+         "below beta_t (knowing x_0 can only reduce the uncertainty)."),
+        (lambda b, abp: _tilde_beta_ref(b, abp).sqrt(),
+         "That is the standard deviation sqrt(tilde beta_t); return the variance."),
+    ]
+    return _check_function(_floats(fn, 1, "tilde beta"), "your tilde beta_t", cases, _tilde_beta_ref, mistakes,
+                           hint_on_error="A ZeroDivisionError: alpha_t = 1 - beta_t and alpha_bar_t = alpha_t * "
+                                         "alpha_bar_{t-1}; none of the denominators is 0 for these inputs.")
+
+
+def _eps_coefs_ref(beta, ab_prev):
+    a = 1 - beta
+    ab = a * ab_prev
+    return _f64([1 / math.sqrt(a), -beta / (math.sqrt(a) * math.sqrt(1 - ab))])
+
+
+def check_eps_form_coefs(fn) -> bool:
+    r"""Notebook 05, derivation. ``fn(beta_t, alpha_bar_prev) -> (c_x, c_eps)``: substitute
+    x_0 = (x_t - \sqrt{1 - \bar\alpha_t} \epsilon) / \sqrt{\bar\alpha_t} into the posterior mean (Ho et al. 2020, eq. 7)
+
+        \tilde\mu_t = \sqrt{\bar\alpha_{t-1}} beta_t / (1 - \bar\alpha_t) x_0 + \sqrt{alpha_t} (1 - \bar\alpha_{t-1}) / (1 - \bar\alpha_t) x_t
+
+    and collect terms: \tilde\mu_t = c_x x_t + c_eps \epsilon with c_x = 1 / \sqrt{alpha_t} and
+    c_eps = -beta_t / (\sqrt{alpha_t} \sqrt{1 - \bar\alpha_t}) (eq. 11). The x_t coefficient is
+    [beta_t + alpha_t (1 - \bar\alpha_{t-1})] / (\sqrt{alpha_t} (1 - \bar\alpha_t)) = (1 - \bar\alpha_t) / (\sqrt{alpha_t} (1 - \bar\alpha_t)).
+    """
+    cases = [(0.02, 0.5), (1e-3, 0.95), (0.3, 0.2), (0.05, 0.01)]
+    r = math.sqrt
+
+    def parts(b, abp):
+        a = 1 - b
+        ab = a * abp
+        return a, ab, r(abp) * b / (1 - ab), r(a) * (1 - abp) / (1 - ab)  # alpha, alpha_bar, c0, ct
+
+    def variant(cx, ce):
+        return lambda b, abp: _f64([cx(b, abp, *parts(b, abp)), ce(b, abp, *parts(b, abp))])
+
+    good_e = lambda b, abp, a, ab, c0, ct: -b / (r(a) * r(1 - ab))  # noqa: E731
+    good_x = lambda b, abp, a, ab, c0, ct: 1 / r(a)  # noqa: E731
+    mistakes = [
+        (variant(lambda b, abp, a, ab, c0, ct: ct, good_e),
+         "c_x is only the x_t coefficient of the posterior mean; the substituted x_0 also contains x_t "
+         "(x_0 = x_t / sqrt(alpha_bar_t) - ...). Add c0 / sqrt(alpha_bar_t): the sum simplifies to 1 / sqrt(alpha_t)."),
+        (variant(lambda b, abp, a, ab, c0, ct: c0 + ct, good_e),
+         "The x_t inside x_0 carries 1 / sqrt(alpha_bar_t): c_x = c0 / sqrt(alpha_bar_t) + ct, not c0 + ct."),
+        (variant(lambda b, abp, a, ab, c0, ct: 1 / a, good_e),
+         "Missing square root: c_x = 1 / sqrt(alpha_t). (Check: the numerator beta_t + alpha_t (1 - alpha_bar_{t-1}) "
+         "equals 1 - alpha_bar_t, which cancels.)"),
+        (variant(lambda b, abp, a, ab, c0, ct: 1 / r(ab), good_e),
+         "1 / sqrt(alpha_bar_t) is the coefficient of x_0-hat; one reverse step undoes ONE forward step: 1 / sqrt(alpha_t)."),
+        (variant(good_x, lambda b, abp, a, ab, c0, ct: b / (r(a) * r(1 - ab))),
+         "Wrong sign of c_eps: x_0 = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t) SUBTRACTS the noise."),
+        (variant(good_x, lambda b, abp, a, ab, c0, ct: -b / r(1 - ab)),
+         "c_eps misses the 1 / sqrt(alpha_t): the mean is (1/sqrt(alpha_t)) (x_t - beta_t / sqrt(1 - alpha_bar_t) eps), "
+         "so both terms carry it."),
+        (variant(good_x, lambda b, abp, a, ab, c0, ct: -b / (r(a) * (1 - ab))),
+         "c_eps: c0 sqrt(1 - alpha_bar_t) / sqrt(alpha_bar_t) leaves sqrt(1 - alpha_bar_t) in the denominator, not (1 - alpha_bar_t)."),
+    ]
+    return _check_function(_floats(fn, 2, "(c_x, c_eps)"), "your (c_x, c_eps)", cases, _eps_coefs_ref, mistakes,
+                           hint_on_error="Return a pair of numbers (c_x, c_eps).")
+
+
+def _snr(ab):
+    return ab / (1 - ab)
+
+
+def _w_snr_ref(ab, ab_prev):
+    return _f64(0.5 * (_snr(ab_prev) / _snr(ab) - 1))
+
+
+def check_w_snr_form(fn) -> bool:
+    r"""Notebook 05, derivation. ``fn(alpha_bar_t, alpha_bar_prev) -> w_t`` (floats): the ELBO weight of the
+    eps-loss, w_t = beta_t^2 / (2 \sigma_t^2 alpha_t (1 - \bar\alpha_t)) (Ho et al. 2020, eq. 12) with
+    \sigma_t^2 = \tilde\beta_t, written through notebook 01's SNR(t) = \bar\alpha_t / (1 - \bar\alpha_t):
+
+        w_t = beta_t / (2 alpha_t (1 - \bar\alpha_{t-1})) = 1/2 (SNR(t-1) / SNR(t) - 1)   (Kingma et al. 2021, eq. 13 in eps form).
+    """
+    cases = [(0.3, 0.5), (0.9, 0.95), (0.05, 0.4), (0.98, 0.9999), (0.001, 0.002)]
+    mistakes = [
+        (lambda ab, abp: 2 * _w_snr_ref(ab, abp),
+         "Twice too large: the Gaussian KL carries 1 / (2 sigma_t^2), so w_t = 1/2 (SNR(t-1)/SNR(t) - 1)."),
+        (lambda ab, abp: _f64(0.5 * (_snr(ab) / _snr(abp) - 1)),
+         "The SNR ratio is upside down (your w_t is negative): SNR falls with t, so SNR(t-1) / SNR(t) > 1."),
+        (lambda ab, abp: _f64(0.5 * _snr(abp) / _snr(ab)),
+         "The -1 is missing: beta_t / (alpha_t (1 - alpha_bar_{t-1})) = SNR(t-1)/SNR(t) - 1 (write "
+         "SNR(t-1)/SNR(t) = (1 - alpha_bar_t) / (alpha_t (1 - alpha_bar_{t-1})) and subtract 1)."),
+        (lambda ab, abp: _f64(0.5 * (_snr(abp) - _snr(ab))),
+         "That is 1/2 (SNR(t-1) - SNR(t)), Kingma et al.'s weight for the x_0-prediction loss. The eps-loss is "
+         "||x_0 - x0_hat||^2 SNR(t), so its weight is divided by SNR(t): 1/2 (SNR(t-1)/SNR(t) - 1)."),
+        (lambda ab, abp: _f64(0.5 * math.log(_snr(abp) / _snr(ab))),
+         "That is half the log-SNR difference, not the SNR ratio minus 1 (they agree only for tiny steps)."),
+    ]
+    return _check_function(_floats(fn, 1, "w_t"), "your w_t", cases, _w_snr_ref, mistakes)
+
+
+def _sigma2_eta1_ref(ab, ab_prev):
+    return _f64((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev))
+
+
+def check_sigma_eta1(fn) -> bool:
+    r"""Notebook 06, derivation. ``fn(alpha_bar_t, alpha_bar_prev, beta_t) -> sigma_t^2`` at eta = 1 (floats),
+    for a DDIM step from t to an earlier t_prev (any jump), simplified:
+
+        \sigma_t^2(eta=1) = (1 - \bar\alpha_{prev}) / (1 - \bar\alpha_t) (1 - \bar\alpha_t / \bar\alpha_{prev})
+                          = \tilde\beta' (Song et al. 2021, eq. 16),
+
+    the posterior variance of the respaced step whose beta is beta' = 1 - \bar\alpha_t / \bar\alpha_{prev};
+    for t_prev = t - 1, beta' = beta_t and it is \tilde\beta_t. ``beta_t`` is the ONE-step beta at t (a trap
+    when the step jumps: it is not the step's beta then).
+    """
+    # (alpha_bar_t, alpha_bar_prev, beta_t of the single step at t): one-step pairs and jumps
+    cases = [(0.49, 0.5, 0.02), (0.3, 0.9, 0.02), (0.05, 0.4, 0.01), (0.9, 0.95, 1 - 0.9 / 0.95), (0.2, 1.0, 0.05)]
+    mistakes = [
+        (lambda ab, abp, b: _f64((1 - abp) / (1 - ab) * b),
+         "You used beta_t, the ONE-step beta at t. For a step that jumps from t to t_prev the step's beta is "
+         "beta' = 1 - alpha_bar_t / alpha_bar_prev (equal to beta_t only when t_prev = t - 1)."),
+        (lambda ab, abp, b: _f64((1 - ab) / (1 - abp) * (1 - ab / abp)),
+         "The first ratio is upside down: (1 - alpha_bar_prev) / (1 - alpha_bar_t) <= 1."),
+        (lambda ab, abp, b: _f64(1 - ab / abp),
+         "The factor (1 - alpha_bar_prev) / (1 - alpha_bar_t) is missing: that leaves beta', the forward "
+         "variance of the (respaced) step, not the posterior variance tilde beta'."),
+        (lambda ab, abp, b: _sigma2_eta1_ref(ab, abp).sqrt(),
+         "That is sigma_t; return its square, the variance sigma_t^2."),
+        (lambda ab, abp, b: _f64(b),
+         "That is beta_t, Ho et al.'s upper choice of variance; eta = 1 gives the posterior variance tilde beta'."),
+    ]
+    return _check_function(_floats(fn, 1, "sigma_t^2"), "your sigma_t^2", cases,
+                           lambda ab, abp, b: _sigma2_eta1_ref(ab, abp), mistakes)
+
+
+def _respaced_ref(alpha_bars, timesteps):
+    ab = torch.as_tensor(alpha_bars, dtype=torch.float64)[list(timesteps)]
+    ab_prev = torch.cat([torch.ones(1, dtype=torch.float64), ab[:-1]])
+    return 1 - ab / ab_prev
+
+
+def check_respaced_betas(fn) -> bool:
+    r"""Notebook 06, derivation. ``fn(alpha_bars, timesteps) -> betas'``: the betas of the respaced schedule
+    that keeps the increasing ``timesteps`` \tau_0 < ... < \tau_{K-1} (Nichol & Dhariwal 2021, sec. 4):
+
+        beta'_k = 1 - \bar\alpha_{\tau_k} / \bar\alpha_{\tau_{k-1}},  \bar\alpha_{\tau_{-1}} = 1  (so beta'_0 = 1 - \bar\alpha_{\tau_0}),
+
+    so that the product of (1 - beta'_j), j <= k, is \bar\alpha_{\tau_k}: the kept noise levels are unchanged.
+    ``alpha_bars`` is a (T,) float64 tensor, ``timesteps`` a list of ints; return a (K,) tensor.
+    """
+    lin, cos = NoiseSchedule.linear(1000), NoiseSchedule.cosine(100)
+    cases = [(lin.alpha_bars.double(), [249, 499, 749, 999]),
+             (lin.alpha_bars.double(), [0, 9, 99, 999]),
+             (cos.alpha_bars.double(), list(range(4, 100, 5)))]
+    def one_step_betas(ab):
+        ab_prev = torch.cat([torch.ones(1, dtype=torch.float64), ab[:-1]])
+        return 1 - ab / ab_prev
+
+    mistakes = [
+        (lambda ab, ts: one_step_betas(ab)[list(ts)],
+         "You kept the one-step betas beta_{tau_k}: each removes one step's worth of noise, so the respaced "
+         "chain stops far above the data (naive skipping). beta'_k must cover the whole jump: "
+         "1 - alpha_bar_{tau_k} / alpha_bar_{tau_{k-1}}."),
+        (lambda ab, ts: torch.stack([one_step_betas(ab)[(ts[k - 1] + 1 if k else 0):ts[k] + 1].sum()
+                                     for k in range(len(ts))]),
+         "You summed the skipped betas. Noise levels multiply, they do not add: 1 - beta'_k must be the "
+         "PRODUCT of the skipped alphas, alpha_bar_{tau_k} / alpha_bar_{tau_{k-1}}."),
+        (lambda ab, ts: _respaced_ref(ab, ts)[1:],
+         "The first kept step is missing: with alpha_bar_{tau_{-1}} = 1, beta'_0 = 1 - alpha_bar_{tau_0}, "
+         "and the result has one beta per kept timestep."),
+        (lambda ab, ts: torch.cat([ab[[ts[0]]], _respaced_ref(ab, ts)[1:]]),
+         "beta'_0 must be 1 - alpha_bar_{tau_0} (alpha_bar before the first step is 1), not alpha_bar_{tau_0}."),
+        (lambda ab, ts: 1 - torch.as_tensor(ab)[list(ts)],
+         "That is 1 - alpha_bar_{tau_k}, the total variance at tau_k; beta'_k is the variance added by the k-th "
+         "step alone: 1 - alpha_bar_{tau_k} / alpha_bar_{tau_{k-1}}."),
+        (lambda ab, ts: 1 - 1 / (1 - _respaced_ref(ab, ts)),
+         "The ratio is upside down (your betas are negative): alpha_bar falls with t, so "
+         "1 - beta'_k = alpha_bar_{tau_k} / alpha_bar_{tau_{k-1}} < 1."),
+    ]
+    return _check_function(fn, "your respaced betas", cases, _respaced_ref, mistakes,
+                           hint_on_error="Index alpha_bars with the kept timesteps (a list of ints) and compare "
+                                         "each with the one kept before it.")

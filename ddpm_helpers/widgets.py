@@ -123,7 +123,7 @@ def forward_process_panel(x0: torch.Tensor, t: int = 100, kind: str = "linear", 
     from .forward import q_sample
 
     x0 = x0.reshape(1, 1, *x0.shape[-2:]).float()
-    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed), device="cpu")
     controls = {
         "t": _int_slider("timestep t", t, 0, T - 1),
         "kind": W.Dropdown(options=["linear", "cosine"], value=kind, description="schedule"),
@@ -192,7 +192,7 @@ def reverse_sampling_panel(model, sched, n: int = 500, ks=(1, 2, 5, 20), ref: to
     from .plots import draw_reverse_panel
 
     T = sched.T
-    x_T = torch.randn((n, 2), generator=torch.Generator().manual_seed(seed))
+    x_T = torch.randn((n, 2), generator=torch.Generator().manual_seed(seed), device="cpu")
     cache = {}
 
     def run(k):
@@ -233,18 +233,18 @@ def x0_prediction_panel(model, sched, x0: torch.Tensor, t: int = 500, seed: int 
     from .plots import draw_x0_panel
     from .reverse import predict_x0
 
-    x0 = x0.reshape(1, 1, *x0.shape[-2:]).float()
-    device = next(model.parameters()).device
+    from .sampling import predict_noise
+
+    x0 = x0.reshape(1, 1, *x0.shape[-2:]).float().cpu()
     controls = {
         "t": _int_slider("timestep t", t, 0, sched.T - 1, width="520px"),
         "seed": _int_slider("noise draw", seed, 0, 9, width="300px"),
     }
 
     def draw(fig, t, seed):
-        noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
+        noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed), device="cpu")
         x_t, _ = q_sample(x0, t, sched, noise=noise)
-        with torch.inference_mode():
-            eps = model(x_t.to(device), torch.full((1,), t, dtype=torch.long, device=device)).float().cpu()
+        eps = predict_noise(model, x_t, t)  # on the model's device, in eval mode; back on the CPU
         draw_x0_panel(fig, x0[0], x_t[0], predict_x0(x_t, eps, t, sched)[0], t, sched)
 
     return Panel(controls, draw, figsize=(14, 4.2))
@@ -271,8 +271,8 @@ def posterior_panel(sched=None, x0: float = 0.7, eps: float = 0.8, t: int = 10) 
                                     continuous_update=False)}
 
     def draw(fig, t, x0):
-        ab = sched.alpha_bars[t].double()
-        x_t = float(ab.sqrt() * x0 + (1 - ab).sqrt() * eps)
+        ab = float(sched.alpha_bars[t])  # a host float: works for a schedule on any device
+        x_t = ab ** 0.5 * x0 + (1 - ab) ** 0.5 * eps
         plot_posterior_bayes(x0, x_t, t, sched, fig=fig)
 
     return Panel(controls, draw, figsize=(12, 4.5))
@@ -299,29 +299,37 @@ def elbo_weights_panel(T: int = 1000) -> Panel:
 
 
 def ddim_panel(model, sched, x_T: torch.Tensor | None = None, n: int = 8, steps_options=(2, 5, 10, 20, 50, 100),
-               steps: int = 10, eta: float = 0.0, seed: int = 0) -> Panel:
-    """Notebook 06: ``steps`` and ``eta`` sliders, DDIM samples from ONE fixed x_T (and one fixed stream of
-    per-step noise). At eta = 0 only the number of steps changes the picture; eta > 0 mixes in fresh noise.
+               steps: int = 10, eta: float = 0.0, seed: int = 0, spacing: str = "trailing") -> Panel:
+    """Notebook 06: ``steps`` and ``eta`` sliders and a ``spacing`` toggle ("trailing": the timesteps start
+    at t = T-1; "leading", the DDIM paper's: they start at (steps-1) * (T // steps), far below T-1 for few
+    steps, so the model is asked to denoise pure noise as if it were much less noisy). DDIM samples from ONE
+    fixed x_T (and one fixed stream of per-step noise). At eta = 0 only the steps and the spacing change
+    the picture; eta > 0 mixes in fresh noise.
 
     Shapes: x_T (n, C, H, W) (drawn from ``seed`` when None, 1x28x28 images).
     """
     from .plots import plot_image_rows
-    from .sampling import ddim_sample
+    from .sampling import ddim_sample, ddim_timesteps
 
     if x_T is None:
-        x_T = torch.randn((n, 1, 28, 28), generator=torch.Generator().manual_seed(seed))
+        x_T = torch.randn((n, 1, 28, 28), generator=torch.Generator().manual_seed(seed), device="cpu")
     steps_options = list(steps_options)
     if steps not in steps_options:
         raise ValueError(f"steps must be one of steps_options={steps_options}, got {steps!r}")
+    if spacing not in ("trailing", "leading"):
+        raise ValueError(f"spacing must be 'trailing' or 'leading', got {spacing!r}")
     controls = {"steps": W.SelectionSlider(options=steps_options, value=steps, description="steps",
                                            continuous_update=False),
                 "eta": W.FloatSlider(value=eta, min=0.0, max=1.0, step=0.25, description="eta",
-                                     continuous_update=False)}
+                                     continuous_update=False),
+                "spacing": W.ToggleButtons(options=["trailing", "leading"], value=spacing, description="spacing")}
 
-    def draw(fig, steps, eta):
-        x = ddim_sample(model, sched, tuple(x_T.shape), steps=steps, eta=eta, x_T=x_T,
+    def draw(fig, steps, eta, spacing):
+        ts = ddim_timesteps(sched.T, steps, spacing)
+        x = ddim_sample(model, sched, tuple(x_T.shape), steps=steps, eta=eta, x_T=x_T, spacing=spacing,
                         generator=torch.Generator().manual_seed(seed + 1), progress=False)
         plot_image_rows({"x_T": x_T, f"x_0\n{steps} steps\neta={eta:g}": x},
-                        title=f"DDIM from one fixed x_T: {steps} steps, eta = {eta:g}", fig=fig)
+                        title=f"DDIM from one fixed x_T: {steps} steps, eta = {eta:g}, {spacing} spacing "
+                              f"(t = {ts[0]} first, {ts[-1]} last)", fig=fig)
 
     return Panel(controls, draw, figsize=(max(8.0, 1.4 * x_T.shape[0] + 2.5), 4.0))

@@ -90,7 +90,10 @@ def test_no_conflicting_repo2docker_config():
 
 @pytest.mark.parametrize("name", ["01_forward_process.ipynb"])
 def test_binder_link_opens_the_series(name):
+    """Students land on the student edition (exercises unsolved), committed in student/."""
     readme = (ROOT / "README.md").read_text() if (ROOT / "README.md").exists() else ""
     url = ("https://mybinder.org/v2/gh/ddpm-from-first-principles/ddpm-notebooks/HEAD"
-           f"?urlpath=lab/tree/notebooks/{name}")
+           f"?urlpath=lab/tree/student/{name}")
     assert url in readme, f"README.md lacks the Binder link {url}"
+    assert (ROOT / "student" / name).is_file(), f"the Binder link opens student/{name}, which is missing"
+    assert "lab/tree/notebooks/" not in readme, "a Binder link opens the instructor edition (solutions filled in)"

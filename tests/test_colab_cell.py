@@ -22,8 +22,11 @@ from ddpm_helpers.editions import COLAB_SETUP_SOURCE, COLAB_TAG
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_NAMES = ["01_forward_process.ipynb", "02_closed_form.ipynb", "03_moons_denoiser.ipynb",
                   "04_unet_fashion_mnist.ipynb", "05_elbo_to_mse.ipynb", "06_ddim.ipynb"]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-COLAB_URL = "https://colab.research.google.com/github/ddpm-from-first-principles/ddpm-notebooks/blob/main/notebooks/{}"
+# both editions: the instructor's notebooks/ and the committed student/ (what the badges open)
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "student").glob("*.ipynb"))
+IDS = [f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS]
+# Students click the badges: they open the student edition (exercises unsolved)
+COLAB_URL = "https://colab.research.google.com/github/ddpm-from-first-principles/ddpm-notebooks/blob/main/student/{}"
 COLAB_ONLY = re.compile(r"google\.colab|^\s*[%!]\s*pip\b|^\s*!\s*(apt|apt-get)\b|/content/", re.MULTILINE)
 
 
@@ -32,11 +35,12 @@ def _code_cells(path: Path):
 
 
 def test_series_is_complete():
-    missing = [n for n in NOTEBOOK_NAMES if not (ROOT / "notebooks" / n).exists()]
-    assert not missing, f"notebooks missing from notebooks/: {missing}"
+    for folder in ("notebooks", "student"):
+        missing = [n for n in NOTEBOOK_NAMES if not (ROOT / folder / n).exists()]
+        assert not missing, f"notebooks missing from {folder}/: {missing}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_first_code_cell_is_the_colab_setup_cell(path):
     first = _code_cells(path)[0]
     assert first.source.strip() == COLAB_SETUP_SOURCE.strip(), (
@@ -45,7 +49,7 @@ def test_first_code_cell_is_the_colab_setup_cell(path):
     assert COLAB_TAG in first.get("metadata", {}).get("tags", []), f"{path.name}: tag the first code cell {COLAB_TAG!r}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_no_colab_only_code_elsewhere(path):
     for i, cell in enumerate(_code_cells(path)[1:], start=1):
         hit = COLAB_ONLY.search(cell.source)
@@ -111,4 +115,7 @@ def test_readme_has_an_open_in_colab_badge_per_notebook():
     readme = (ROOT / "README.md").read_text() if (ROOT / "README.md").exists() else ""
     missing = [n for n in NOTEBOOK_NAMES if COLAB_URL.format(n) not in readme]
     assert not missing, f"README.md lacks an 'Open in Colab' badge linking to {[COLAB_URL.format(n) for n in missing]}"
+    instructor = COLAB_URL.replace("/student/", "/notebooks/")
+    assert not any(instructor.format(n) in readme for n in NOTEBOOK_NAMES), \
+        "a Colab badge opens the instructor edition (solutions filled in); point it at student/"
     assert readme.count("colab-badge.svg") >= len(NOTEBOOK_NAMES), "README.md: one Colab badge image per notebook"

@@ -1,7 +1,9 @@
 """Instructors' editions: the student edition and the reveal.js slides (ddpm_helpers.editions).
 
 Both editions are proven to behave: every exercise's self-check PASSES on the instructor's solution
-and FAILS (returns False, raises nothing) on the student edition's ``# TODO`` stub. The exercise
+and FAILS (returns False, raises nothing, says "not solved") on the committed student edition's stub
+(nbgrader's ``# YOUR CODE HERE`` / ``raise NotImplementedError()``), and the committed ``student/`` is
+exactly what the generator makes from ``notebooks/`` (so the two cannot drift). The exercise
 cells are run in an IPython shell in quick mode: the import statements of the notebook's cells,
 then each solution cell and the check cell after it. A check that needs more of the notebook's state (a NameError)
 makes that notebook run cell by cell from the top instead.
@@ -18,8 +20,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ddpm_helpers.editions import (SOLUTION_TAG, TODO_HEADER, build_slides, build_student,
-                                   stub_solution, student_notebook)
+from ddpm_helpers.editions import (BEGIN_SOLUTION, CODE_STUB, END_SOLUTION, STUDENT_DIR, TEXT_STUB, build_slides,
+                                   build_student, clear_solutions, is_solution, student_notebook)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -31,7 +33,7 @@ def _tags(cell) -> list:
     return cell.get("metadata", {}).get("tags", [])
 
 
-# -- the stub itself -------------------------------------------------------------------------------
+# -- clear_solutions: nbgrader's ClearSolutions semantics ----------------------------------------------------
 
 SOLUTION = '''\
 import torch
@@ -39,35 +41,62 @@ import torch
 @torch.no_grad()
 def my_q_sample(x0: torch.Tensor, t, sched, noise=None) -> torch.Tensor:
     r"""Ho et al. 2020, eq. 4: x_t = \\sqrt{\\bar\\alpha_t} x_0 + \\sqrt{1-\\bar\\alpha_t} eps."""
+    ### BEGIN SOLUTION
     a_bar = sched.alpha_bars[t]  # the secret
     return a_bar.sqrt() * x0 + (1 - a_bar).sqrt() * noise
+    ### END SOLUTION
 
+snr_at_500 = None
+### BEGIN SOLUTION
 snr_at_500 = 0.25 * 4
-print(snr_at_500)'''
+### END SOLUTION'''
+
+EXPECTED = '''\
+import torch
+
+@torch.no_grad()
+def my_q_sample(x0: torch.Tensor, t, sched, noise=None) -> torch.Tensor:
+    r"""Ho et al. 2020, eq. 4: x_t = \\sqrt{\\bar\\alpha_t} x_0 + \\sqrt{1-\\bar\\alpha_t} eps."""
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+snr_at_500 = None
+# YOUR CODE HERE
+raise NotImplementedError()'''
 
 
-def test_stub_keeps_signature_and_docstring_and_drops_the_answer():
-    stub = stub_solution(SOLUTION)
-    assert stub.startswith(TODO_HEADER)
-    assert "def my_q_sample(x0: torch.Tensor, t, sched, noise=None) -> torch.Tensor:" in stub
-    assert "@torch.no_grad()" in stub and "import torch" in stub
-    assert 'r"""Ho et al. 2020, eq. 4: x_t = \\sqrt{' in stub, "the raw docstring is kept as written"
-    for secret in ("a_bar", "the secret", "0.25", "print("):
-        assert secret not in stub, f"the stub leaks {secret!r}:\n{stub}"
-    assert "snr_at_500 = None" in stub and "TODO" in stub
-    assert stub_solution(stub) == stub, "stubbing twice changes the stub"
+def test_clear_solutions_replaces_each_region_by_nbgraders_stub():
+    assert CODE_STUB == "# YOUR CODE HERE\nraise NotImplementedError()" and TEXT_STUB == "YOUR ANSWER HERE"
+    assert clear_solutions(SOLUTION) == EXPECTED
+    for secret in ("a_bar", "the secret", "0.25", "SOLUTION"):
+        assert secret not in clear_solutions(SOLUTION)
+    assert clear_solutions(EXPECTED) == CODE_STUB, "a solution cell without a region is replaced whole"
 
 
-def test_stub_raises_not_implemented_and_values_are_none():
+def test_stub_raises_not_implemented_when_called():
     ns = {}
-    exec(stub_solution(SOLUTION), ns)
-    with pytest.raises(NotImplementedError, match="my_q_sample"):
+    exec(clear_solutions(SOLUTION.split("\n\nsnr_at_500")[0]), ns)
+    with pytest.raises(NotImplementedError):
         ns["my_q_sample"](None, 0, None)
-    assert ns["snr_at_500"] is None
 
 
-def test_stub_of_a_cell_that_is_not_python():
-    assert stub_solution("%timeit x = 1\n") == TODO_HEADER
+def test_clear_solutions_markdown_and_whole_cells():
+    assert clear_solutions("Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION", "markdown") == "Why?\nYOUR ANSWER HERE"
+    assert clear_solutions("x = 1", "code", solution=True) == CODE_STUB
+    assert clear_solutions("Because.", "markdown", solution=True) == TEXT_STUB
+    assert clear_solutions("x = 1", "code", solution=False) == "x = 1"
+
+
+@pytest.mark.parametrize("source,solution,words", [
+    ("### BEGIN SOLUTION\nx = 1\n### BEGIN SOLUTION\n### END SOLUTION", True, "nested"),
+    ("def f():\n    ### BEGIN SOLUTION\n    return 1", True, "without"),
+    ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION", False, "not a solution cell"),
+])
+def test_clear_solutions_refuses_broken_markers(source, solution, words):
+    with pytest.raises(ValueError, match=words):
+        clear_solutions(source, "code", solution=solution)
+    with pytest.raises(ValueError, match="cell_type"):
+        clear_solutions("x", "raw")
 
 
 def test_student_notebook_only_touches_solution_cells():
@@ -75,14 +104,20 @@ def test_student_notebook_only_touches_solution_cells():
     keep = nbformat.v4.new_code_cell("x = 1")
     keep.outputs = [nbformat.v4.new_output("stream", text="1")]
     keep.execution_count = 3
-    sol = nbformat.v4.new_code_cell(SOLUTION, metadata={"tags": [SOLUTION_TAG]})
+    meta = {"nbgrader": {"grade": False, "grade_id": "q", "locked": False, "schema_version": 3, "solution": True,
+                         "task": False}}
+    sol = nbformat.v4.new_code_cell(SOLUTION, metadata=meta)
     nb.cells = [nbformat.v4.new_markdown_cell("# Title"), keep, sol]
     out = student_notebook(nb)
     assert out.cells[0] == nb.cells[0]
     assert out.cells[1].source == "x = 1" and out.cells[1].outputs == [] and out.cells[1].execution_count is None
-    assert out.cells[2].source == stub_solution(SOLUTION) and _tags(out.cells[2]) == [SOLUTION_TAG]
+    assert out.cells[2].source == EXPECTED and out.cells[2].metadata == meta, "nbgrader's metadata is kept"
     assert nb.cells[2].source == SOLUTION, "the instructor notebook must not be modified"
+    assert out.metadata["ddpm_edition"] == "student"
     nbformat.validate(out)
+    nb.cells[1].source = "### BEGIN SOLUTION\ny = 2\n### END SOLUTION"  # a region outside a solution cell
+    with pytest.raises(ValueError, match="not a solution cell"):
+        student_notebook(nb)
 
 
 # -- the series' notebooks ----------------------------------------------------------------------
@@ -91,7 +126,7 @@ def exercises(nb) -> list[tuple[int, int]]:
     """(solution cell index, check cell index) for every solution cell: its check is the next code cell."""
     pairs = []
     for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and SOLUTION_TAG in _tags(cell):
+        if cell.cell_type == "code" and is_solution(cell):
             j = next((k for k in range(i + 1, len(nb.cells)) if nb.cells[k].cell_type == "code"), None)
             pairs.append((i, j))
     return pairs
@@ -101,12 +136,18 @@ def exercises(nb) -> list[tuple[int, int]]:
 def test_every_notebook_has_exercises_with_self_checks(path):
     nb = nbformat.read(path, as_version=4)
     pairs = exercises(nb)
-    assert len(pairs) >= 2, f"{path.name}: {len(pairs)} cells tagged {SOLUTION_TAG!r}; the series has 2-3 exercises per notebook"
+    assert len(pairs) >= 2, f"{path.name}: {len(pairs)} nbgrader solution cells; the series has 2-3 exercises per notebook"
     for i, j in pairs:
         assert j is not None and re.search(r"\bcheck\w*\(", nb.cells[j].source), (
             f"{path.name}: the code cell after solution cell {i} must call its self-check (check_...(...)); "
             f"got {nb.cells[j].source[:200] if j is not None else 'nothing'!r}")
-        assert SOLUTION_TAG not in _tags(nb.cells[j]), f"{path.name}: check cell {j} is tagged as a solution"
+        assert not is_solution(nb.cells[j]), f"{path.name}: check cell {j} is marked as a solution"
+        assert BEGIN_SOLUTION in nb.cells[i].source and END_SOLUTION in nb.cells[i].source, (
+            f"{path.name}: solution cell {i} has no {BEGIN_SOLUTION!r} ... {END_SOLUTION!r} region; the student "
+            f"edition would lose the whole cell (its def line too)")
+        assert nb.cells[i].metadata["nbgrader"].get("grade_id"), f"{path.name}: solution cell {i} lacks a grade_id"
+    ids = [nb.cells[i].metadata["nbgrader"]["grade_id"] for i, _ in pairs]
+    assert len(set(ids)) == len(ids), f"{path.name}: nbgrader grade_ids must be unique, got {ids}"
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +159,37 @@ def student_dir(tmp_path_factory):
     return out
 
 
+def test_committed_student_edition_is_what_the_generator_makes(student_dir):
+    """README's Colab badges and Binder link open student/: it must be regenerated with every change to
+    notebooks/ (`make student`), byte for byte."""
+    assert STUDENT_DIR == ROOT / "student"
+    made = sorted(p.name for p in student_dir.iterdir())
+    committed = sorted(p.name for p in STUDENT_DIR.iterdir()) if STUDENT_DIR.is_dir() else []
+    assert committed == made, f"student/ holds {committed}, the generator makes {made}; run `make student`"
+    stale = [n for n in made if (student_dir / n).read_bytes() != (STUDENT_DIR / n).read_bytes()]
+    assert not stale, f"student/{stale} differ from what `python -m ddpm_helpers.editions student` makes; run it"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_student_edition_holds_no_solution(path):
+    nb = nbformat.read(path, as_version=4)
+    st = (STUDENT_DIR / path.name).read_text()
+    assert "BEGIN SOLUTION" not in st and "END SOLUTION" not in st
+    for i, cell in enumerate(nb.cells):
+        if is_solution(cell):
+            inside = cell.source.split(BEGIN_SOLUTION, 1)[1].split(END_SOLUTION, 1)[0]
+            for line in (ln.strip() for ln in inside.splitlines()):
+                if len(line) > 12:  # a line of the answer
+                    assert json_str(line) not in st, f"student/{path.name} leaks cell {i}'s answer line {line!r}"
+
+
+def json_str(text: str) -> str:
+    """How ``text`` appears inside the .ipynb JSON."""
+    import json
+
+    return json.dumps(text)[1:-1]
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_student_edition_replaces_solutions_and_keeps_the_rest(path, student_dir):
     nb = nbformat.read(path, as_version=4)
@@ -126,9 +198,10 @@ def test_student_edition_replaces_solutions_and_keeps_the_rest(path, student_dir
     assert len(st.cells) == len(nb.cells)
     for i, (a, b) in enumerate(zip(nb.cells, st.cells)):
         assert a.cell_type == b.cell_type
-        if SOLUTION_TAG in _tags(a):
-            assert b.source.startswith("# TODO"), f"{path.name} cell {i}: solution not replaced by a # TODO stub"
-            assert b.source != a.source
+        if is_solution(a):
+            assert CODE_STUB.split("\n")[1] in b.source, f"{path.name} cell {i}: solution not replaced by the stub"
+            assert b.source != a.source and b.source.split("\n")[0] == a.source.split("\n")[0], (
+                f"{path.name} cell {i}: the stub must keep the def line")
         else:
             assert b.source == a.source, f"{path.name} cell {i}: a non-solution cell changed"
         if b.cell_type == "code":
@@ -204,7 +277,7 @@ def run_exercises(nb) -> list[dict]:
         """Imports, then each solution and its check; None when a check needs more of the notebook."""
         with _shell() as shell:
             for cell in nb.cells:
-                if cell.cell_type == "code" and SOLUTION_TAG not in _tags(cell):
+                if cell.cell_type == "code" and not is_solution(cell):
                     shell.run_cell(_imports_of(cell.source), silent=True)
             for i, j in pairs:
                 r = shell.run_cell(nb.cells[i].source, silent=True)
@@ -242,18 +315,21 @@ def run_exercises(nb) -> list[dict]:
 def test_checks_pass_on_instructor_edition_and_fail_on_student_edition(path):
     nb = nbformat.read(path, as_version=4)
     if not exercises(nb):
-        pytest.fail(f"{path.name} has no {SOLUTION_TAG!r} cells", pytrace=False)
+        pytest.fail(f"{path.name} has no nbgrader solution cells", pytrace=False)
     for r in run_exercises(nb):
         assert r["error"] is None, f"{path.name}, check cell {r['cell']} raised {r['error']!r} on the solution"
         assert r["result"] is True, (f"{path.name}, check cell {r['cell']} returned {r['result']!r} on the "
                                      f"instructor's solution (it must return True); printed: {r['printed'][-500:]}")
-    for r in run_exercises(student_notebook(nb)):
+    student = nbformat.read(STUDENT_DIR / path.name, as_version=4)  # the committed edition students open
+    assert len(run_exercises(student)) == len(exercises(nb))
+    for r in run_exercises(student):
         assert r["error"] is None, (f"{path.name} student edition: check cell {r['cell']} crashed with "
                                     f"{r['error']!r} on the # TODO stub; it must report 'not solved' and return False")
         assert r["result"] is False, (f"{path.name} student edition: check cell {r['cell']} returned "
                                       f"{r['result']!r} on the # TODO stub (it must return False); "
                                       f"printed: {r['printed'][-500:]}")
-        assert r["printed"].strip(), f"{path.name} student edition: check cell {r['cell']} said nothing"
+        assert "Not solved yet" in r["printed"], (f"{path.name} student edition: check cell {r['cell']} must say "
+                                                  f"'Not solved yet', printed: {r['printed'][-300:]!r}")
 
 
 # -- slides -------------------------------------------------------------------------------------

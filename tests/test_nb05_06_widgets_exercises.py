@@ -58,6 +58,26 @@ def test_ddim_panel_redraws_and_eta0_is_fixed():
         ddim_panel(model, sched, steps=7, steps_options=(2, 5))
 
 
+def test_ddim_panel_spacing_toggle_changes_the_timesteps():
+    """trailing starts at t = T-1, leading (the DDIM paper's) at (steps-1) * (T // steps): with 2 steps of
+    T = 50, 49 -> 24 against 25 -> 0, a different picture at eta = 0; back to trailing, the same one."""
+    import ipywidgets as W
+
+    model = TinyEps()
+    sched = NoiseSchedule.linear(50)
+    p = ddim_panel(model, sched, x_T=torch.randn(3, 1, 28, 28, generator=torch.Generator().manual_seed(0)),
+                   steps_options=(2, 5), steps=2)
+    assert isinstance(p.controls["spacing"], W.ToggleButtons) and p.controls["spacing"].value == "trailing"
+    first = p.image()
+    assert "t = 49 first, 24 last" in p.figure._suptitle.get_text()
+    _changes(p, "spacing", "leading")
+    assert "t = 25 first, 0 last" in p.figure._suptitle.get_text()
+    p.controls["spacing"].value = "trailing"
+    assert (p.image() == first).all()
+    with pytest.raises(ValueError, match="spacing must be 'trailing' or 'leading'"):
+        ddim_panel(model, sched, spacing="linspace")
+
+
 # ----------------------------------------------------------------------------- exercises
 def _verdict(capsys, check, fn):
     ok = check(fn)

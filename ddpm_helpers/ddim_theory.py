@@ -1,0 +1,241 @@
+r"""Why DDIM works with a DDPM-trained model (notebook 06): the non-Markovian forward process q_sigma,
+the eta = 1 identity on any sub-grid, the three samplers that skip steps, and DDIM's geometry.
+
+Song et al. 2021 (sec. 3.1, eq. 7) define, for any noise scales sigma, a forward process whose
+reverse conditionals are
+
+    q_sigma(x_{t'} | x_t, x_0) = N( \sqrt{\bar\alpha_{t'}} x_0
+                                    + \sqrt{1 - \bar\alpha_{t'} - \sigma^2} (x_t - \sqrt{\bar\alpha_t} x_0) / \sqrt{1 - \bar\alpha_t},
+                                    \sigma^2 I ),
+
+and whose marginals q_sigma(x_t | x_0) = N(\sqrt{\bar\alpha_t} x_0, (1 - \bar\alpha_t) I) are the SAME as
+DDPM's for every sigma (their Lemma 1). L_simple only ever sees those marginals, so one trained
+eps-model serves every member of the family: eta = 1 is DDPM (on the full grid and, with respaced
+betas, on any sub-grid), eta = 0 is deterministic DDIM. Replacing x_0 by \hat x_0(x_t) in the mean
+gives the DDIM update (eq. 12, :func:`~ddpm_helpers.reverse.ddim_step`).
+
+Notation (symbol -> name), 0-indexed t as in ``schedules``; t' < t is the next (earlier) timestep:
+
+    \bar\alpha_t, \bar\alpha_{t'}   alpha_bars[t], alpha_bars[t_prev]   (t_prev = -1: 1.0)
+    \sigma                          ddim_sigma(t, t_prev, sched, eta)    Song et al. eq. 16
+    \tau_k, beta'_k                 respace(sched, steps)                kept timesteps, respaced betas
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .checks import check_int, check_number
+from .experiments import naive_skip_sample
+from .forward import q_sample
+from .reverse import ddim_sigma, ddpm_step, predict_x0
+from .runtime import model_device
+from .sampling import ddim_sample, ddim_timesteps, reverse_loop, start_noise
+from .schedules import NoiseSchedule
+from .troubleshooting import respace
+
+__all__ = ["q_sigma_posterior", "q_sigma_marginal_check", "respaced_ddpm_sample", "skip_comparison",
+           "ddim_geometry"]
+
+
+def _abar(sched: NoiseSchedule, t: int) -> float:
+    return 1.0 if t < 0 else sched.alpha_bars.double()[t].item()
+
+
+def _check_pair(t, t_prev, sched) -> tuple[int, int]:
+    t = check_int("t", t, 0, sched.T - 1, hi_name="T-1")
+    if isinstance(t_prev, bool) or not isinstance(t_prev, int) or not -1 <= t_prev < t:
+        raise ValueError(f"t_prev must be an int in -1..{t - 1} (below t={t}; -1 is x_0), got {t_prev!r}")
+    return t, t_prev
+
+
+def q_sigma_posterior(x_t: torch.Tensor, x0: torch.Tensor, t: int, t_prev: int, sched: NoiseSchedule,
+                      eta: float) -> tuple[torch.Tensor, float]:
+    r"""Song et al. 2021, eq. 7: the mean and variance of q_sigma(x_{t'} | x_t, x_0), with \sigma from eq. 16,
+
+        mean = \sqrt{\bar\alpha_{t'}} x_0 + \sqrt{1 - \bar\alpha_{t'} - \sigma^2} (x_t - \sqrt{\bar\alpha_t} x_0) / \sqrt{1 - \bar\alpha_t},
+        var  = \sigma^2.
+
+    The fraction (x_t - \sqrt{\bar\alpha_t} x_0) / \sqrt{1 - \bar\alpha_t} is the noise \epsilon that made x_t.
+    With t' = t - 1 and eta = 1 this is DDPM's posterior q(x_{t-1} | x_t, x_0) (Ho et al. eqs. 6-7).
+
+    Shapes: x_t, x0 (B, ...) -> mean (B, ...), var a float.
+    """
+    t, t_prev = _check_pair(t, t_prev, sched)
+    eta = check_number("eta", eta, lo=0.0, what="0: deterministic, 1: DDPM's posterior variance")
+    if x_t.shape != x0.shape:
+        raise ValueError(f"x_t and x0 must have the same shape, got {tuple(x_t.shape)} and {tuple(x0.shape)}")
+    ab, abp = _abar(sched, t), _abar(sched, t_prev)
+    sigma = ddim_sigma(t, t_prev, sched, eta)
+    # 1. the noise that made x_t from x_0
+    eps = (x_t - math.sqrt(ab) * x0) / math.sqrt(1 - ab)
+    # 2. x_0 scaled to level t', plus that noise scaled to the variance left after sigma^2
+    mean = math.sqrt(abp) * x0 + math.sqrt(max(1 - abp - sigma**2, 0.0)) * eps
+    return mean, sigma**2
+
+
+def q_sigma_marginal_check(x0: torch.Tensor, t: int, t_prev: int, sched: NoiseSchedule, etas=(0.0, 0.5, 1.0),
+                           draws: int = 20, generator: torch.Generator | None = None) -> list[dict]:
+    r"""Monte Carlo check of Song et al.'s Lemma 1 for one step: draw x_t ~ q(x_t | x_0) (Ho et al. eq. 4),
+    then x_{t'} ~ q_sigma(x_{t'} | x_t, x_0) (:func:`q_sigma_posterior`); the residual
+    r = x_{t'} - \sqrt{\bar\alpha_{t'}} x_0 must have mean 0 and variance 1 - \bar\alpha_{t'} for EVERY eta,
+    the marginal q(x_{t'} | x_0) a model trained with L_simple has seen.
+
+    Returns one dict per eta: eta, sigma2, mean (of r), var (of r, measured), var_expected,
+    var_se (the standard error of the measured variance, sqrt(2/(N-1)) var_expected for N numbers).
+    Shapes: x0 (B, ...); ``draws`` x_t per data point.
+    """
+    check_int("draws", draws, 1, what="x_t drawn per data point")
+    x0 = x0.double().repeat(draws, *([1] * (x0.ndim - 1)))  # (B, ...) -> (draws * B, ...)
+    abp = _abar(sched, t_prev)
+    src = generator.device if generator is not None else x0.device  # draw where the generator lives
+    rows = []
+    for eta in etas:
+        x_t, _ = q_sample(x0, torch.full((x0.shape[0],), t, dtype=torch.long, device=x0.device), sched,
+                          noise=torch.randn(x0.shape, generator=generator, dtype=torch.float64, device=src))
+        mean, var = q_sigma_posterior(x_t.double(), x0, t, t_prev, sched, eta)
+        x_prev = mean + math.sqrt(var) * torch.randn(x0.shape, generator=generator, dtype=torch.float64,
+                                                     device=src).to(x0.device)
+        r = (x_prev - math.sqrt(abp) * x0).flatten()
+        n = r.numel()
+        rows.append({"eta": float(eta), "sigma2": var, "mean": r.mean().item(), "var": r.var().item(),
+                     "var_expected": 1 - abp, "var_se": math.sqrt(2 / (n - 1)) * (1 - abp)})
+    return rows
+
+
+def respaced_ddpm_sample(model, sched: NoiseSchedule, shape, steps: int, *, x_T: torch.Tensor | None = None,
+                         generator: torch.Generator | None = None, return_trajectory: bool = False):
+    r"""Ho et al. 2020, Algorithm 2 on the respaced schedule (Nichol & Dhariwal 2021, sec. 4): keep the
+    timesteps \tau_0 < ... < \tau_{K-1} of :func:`~ddpm_helpers.sampling.ddim_timesteps` ("trailing"), give the
+    k-th kept step the beta that covers the whole jump, beta'_k = 1 - \bar\alpha_{\tau_k} / \bar\alpha_{\tau_{k-1}},
+    and call the model at the original \tau_k. This skips steps CORRECTLY: it is DDIM with eta = 1 on the
+    sub-grid (eq. 16 with t' = \tau_{k-1} gives \sigma^2 = \tilde\beta'_k).
+
+    One z is drawn at every step (the last one unused, as its variance is 0), in the same order as
+    :func:`~ddpm_helpers.sampling.ddim_sample` with eta > 0 draws them, so the same generator seed gives
+    both samplers the same noise. Returns x_0 or ``(x_0, trajectory)`` on the CPU.
+    Shapes: shape = (B, ...) -> x_0 (B, ...); trajectory (steps + 1, B, ...), x_T first.
+    """
+    sub, ts = respace(sched, steps)  # ts increasing; sub.betas[k] = beta'_k
+    host = sub.to("cpu")
+    order = list(range(len(ts) - 1, -1, -1))  # k = K-1 .. 0
+    x = start_noise(x_T, shape, generator, model_device(model))
+
+    def step(x, eps, i, z):
+        return ddpm_step(x, eps, order[i], host, noise=z)  # the sub-schedule's step k; z unused at k = 0
+
+    return reverse_loop(model, x, [ts[k] for k in order], step, noise_at=lambda i: True, generator=generator,
+                        return_trajectory=return_trajectory, desc=f"respaced DDPM {steps}")
+
+
+def skip_comparison(model, sched: NoiseSchedule, x_T: torch.Tensor, steps: int, seed: int = 0) -> dict:
+    r"""The three ways to sample in ``steps`` model calls, from ONE x_T (notebook 06, the 2-D section):
+
+    * "naive skip": Algorithm 2's one-step update at t = T-1, T-1-k, ... (k = T // steps), the mistake of
+      notebook 03 (:func:`~ddpm_helpers.experiments.naive_skip_sample`);
+    * "respaced DDPM": Algorithm 2 with the respaced betas (:func:`respaced_ddpm_sample`) = DDIM eta = 1;
+    * "DDIM eta=0": deterministic DDIM on the same "trailing" timesteps.
+
+    Returns {name: (x_0, trajectory, timesteps)}; trajectories (len(timesteps) + 1, B, ...) on the CPU.
+    """
+    check_int("steps", steps, 1, sched.T, hi_name="T")
+    k = sched.T // steps
+    x0, traj, ts = naive_skip_sample(model, sched, x_T.shape[0], k, x_T=x_T,
+                                     generator=torch.Generator().manual_seed(seed), return_trajectory=True)
+    out = {"naive skip": (x0, traj, ts)}
+    sub_ts = ddim_timesteps(sched.T, steps)
+    out["respaced DDPM"] = (*respaced_ddpm_sample(model, sched, tuple(x_T.shape), steps, x_T=x_T,
+                                                  generator=torch.Generator().manual_seed(seed),
+                                                  return_trajectory=True), sub_ts)
+    out["DDIM eta=0"] = (*ddim_sample(model, sched, tuple(x_T.shape), steps=steps, eta=0.0, x_T=x_T,
+                                      return_trajectory=True, progress=False), sub_ts)
+    return out
+
+
+def ddim_geometry(x_t: torch.Tensor, eps: torch.Tensor, t: int, t_prev: int, sched: NoiseSchedule, eta: float,
+                  noise: torch.Tensor) -> dict:
+    r"""The three terms of one DDIM step (Song et al. 2021, eq. 12), as vectors that add up to x_{t'}:
+
+        x_{t'} = \sqrt{\bar\alpha_{t'}} \hat x_0   +   \sqrt{1 - \bar\alpha_{t'} - \sigma^2} \hat\epsilon   +   \sigma z
+                 ("x0_term")                          ("direction", pointing to x_t)                       ("noise")
+
+    Returns a dict with x0_hat, x0_term, direction, noise, x_prev (their sum) and sigma.
+    Shapes: x_t, eps, noise (B, ...) -> each term (B, ...).
+    """
+    t, t_prev = _check_pair(t, t_prev, sched)
+    eta = check_number("eta", eta, lo=0.0, what="0: deterministic DDIM, 1: DDPM-like")
+    abp = _abar(sched, t_prev)
+    sigma = ddim_sigma(t, t_prev, sched, eta)
+    # 1. the predicted x_0
+    x0_hat = predict_x0(x_t, eps, t, sched)
+    # 2. scaled to level t'
+    x0_term = math.sqrt(abp) * x0_hat
+    # 3. the direction pointing to x_t
+    direction = math.sqrt(max(1 - abp - sigma**2, 0.0)) * eps
+    # 4. fresh noise
+    fresh = sigma * noise
+    return {"x0_hat": x0_hat, "x0_term": x0_term, "direction": direction, "noise": fresh,
+            "x_prev": x0_term + direction + fresh, "sigma": sigma}
+
+
+# ----------------------------------------------------------------------------- the pre-measured speed-quality table
+__all__ += ["premeasured_table", "table_beside_premeasured"]
+
+
+def premeasured_table() -> dict:
+    """Notebook 06's speed-quality table measured on a CPU at n = 128 (``weights/fashion_unet.ddim_table.json``:
+    what, where, when, at which n, the command of each row and the floor). Shipped with the package, so the
+    notebook can print it beside its own run in Colab too."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent / "weights" / "fashion_unet.ddim_table.json"
+    return json.loads(path.read_text())
+
+
+def table_beside_premeasured(rows: list[dict], pre: dict | None = None) -> str:
+    """A Markdown table: every pre-measured row (n = 128) and, beside it, this run's row for the same sampler,
+    steps and eta (``ddim_extras.speed_quality_table``), each with its own n; '-' where this run has no such row."""
+    pre = premeasured_table() if pre is None else pre
+    own = {(r["sampler"], r["steps"], float(r["eta"])): r for r in rows}
+    lines = ["| sampler | steps | eta | pre-measured: n, s, FID, KID x1e3 | this run: n, s, FID, KID x1e3 |",
+             "|---|---:|---:|---|---|"]
+
+    def cell(r):
+        return (f"{r['n']}, {r['seconds']:.1f}, {r['fid']:.2f}, {1e3 * r['kid']:.0f} ± {1e3 * r['kid_std']:.0f}"
+                if r is not None and "fid" in r else "-")
+
+    for p in pre["rows"]:
+        key = (p["sampler"], p["steps"], float(p["eta"]))
+        lines.append(f"| {p['sampler']} | {p['steps']} | {p['eta']:g} | {cell(p)} | {cell(own.get(key))} |")
+    return "\n".join(lines)
+
+
+def premeasured_reading(pre: dict, fid_sd: float) -> str:
+    r"""Read the pre-measured table against FID's noise at its n: ``fid_sd`` is the spread of FID between
+    independent draws at that n (``metrics.real_floor_spread(pre["n"])["fid_std"]``). Two rows differ
+    visibly only when their FIDs are more than 2 \sqrt{2} fid_sd apart (the difference of two draws has
+    \sqrt{2} times the spread). Returns Markdown: the speed-up of each DDIM row against DDPM, and which
+    rows are worse than, better than, or indistinguishable from DDPM at this n."""
+    if not (isinstance(fid_sd, (int, float)) and fid_sd > 0):
+        raise ValueError(f"fid_sd must be a positive number (FID's spread at n = {pre.get('n')}), got {fid_sd!r}")
+    ddpm = next(r for r in pre["rows"] if r["sampler"] == "DDPM")
+    tol = 2 * math.sqrt(2) * fid_sd
+    groups = {"worse than DDPM": [], "indistinguishable from DDPM": [], "better than DDPM": []}
+    for r in pre["rows"]:
+        if r is ddpm:
+            continue
+        d = r["fid"] - ddpm["fid"]
+        key = ("indistinguishable from DDPM" if abs(d) <= tol else "worse than DDPM" if d > 0 else "better than DDPM")
+        groups[key].append(f"DDIM {r['steps']}/η={r['eta']:g} ({ddpm['seconds'] / r['seconds']:.0f}x faster, "
+                           f"FID {r['fid']:.2f})")
+    lines = [f"At n = {pre['n']}, FID moves by ±{fid_sd:.2f} between draws (the floor's spread, measured here), so "
+             f"two rows differ visibly only when their FIDs are more than {tol:.2f} apart. Against DDPM-1000 "
+             f"(FID {ddpm['fid']:.2f}, {ddpm['seconds']:.0f} s for {ddpm['n']} images):"]
+    for key, items in groups.items():
+        lines.append(f"- **{key}**: " + ("; ".join(items) if items else "none"))
+    return "\n".join(lines)
+
+
+__all__ += ["premeasured_reading"]
