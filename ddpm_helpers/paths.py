@@ -1,11 +1,11 @@
-"""Where the series keeps files: the repository when run from a clone, a user cache otherwise.
+r"""Where the series keeps files: the repository when run from a clone, a user cache otherwise.
 
 From a clone (``git clone`` + ``pip install -e .``) the FashionMNIST cache is the repository's
 ``data/`` folder and the notebooks are ``notebooks/``. Installed as a package (the Colab cell's
 ``pip install git+...``, a wheel), the package sits in site-packages, so caches go to the
 platform's user cache directory (``platformdirs.user_cache_dir("ddpm_helpers")``:
 ``~/.cache/ddpm_helpers`` on Linux, ``~/Library/Caches/ddpm_helpers`` on macOS,
-``%LOCALAPPDATA%\\ddpm_helpers\\Cache`` on Windows). ``$DDPM_CACHE_DIR`` overrides both.
+``%LOCALAPPDATA%\ddpm_helpers\Cache`` on Windows). ``$DDPM_CACHE_DIR`` overrides both.
 """
 from __future__ import annotations
 
