@@ -199,6 +199,16 @@ def score_from_eps(eps: torch.Tensor, t: int, sched: NoiseSchedule) -> torch.Ten
     return -eps / math.sqrt(1 - ab)
 
 
+def _training_draws(N: int, D: int, sched: NoiseSchedule, t: int | None, n: int, generator):
+    """n draws as in training: data indices (n,), timesteps (n,) (``t`` fixed, or uniform when None) and
+    float64 noise (n, D), all on the CPU."""
+    idx = torch.randint(0, N, (n,), generator=generator, device="cpu")
+    ts = (torch.randint(0, sched.T, (n,), generator=generator, device="cpu") if t is None
+          else torch.full((n,), _int_t(t, sched), dtype=torch.long, device="cpu"))
+    eps = torch.randn(n, D, generator=generator, dtype=torch.float64, device="cpu")
+    return idx, ts, eps
+
+
 def loss_floor(data: torch.Tensor, sched: NoiseSchedule, t: int | None = None, n: int = 2000, generator=None,
                method: str = "posterior") -> tuple[float, float]:
     r"""The L_simple value (per coordinate) of the optimal denoiser of ``data``: no network trained on
@@ -219,12 +229,7 @@ def loss_floor(data: torch.Tensor, sched: NoiseSchedule, t: int | None = None, n
     Y = data.detach().to("cpu", torch.float64)
     N, D = Y.shape
     # 1. x_0 from the data set, t fixed or uniform, eps ~ N(0, I)
-    idx = torch.randint(0, N, (n,), generator=generator, device="cpu")
-    if t is None:
-        ts = torch.randint(0, sched.T, (n,), generator=generator, device="cpu")
-    else:
-        ts = torch.full((n,), _int_t(t, sched), dtype=torch.long, device="cpu")
-    eps = torch.randn(n, D, generator=generator, dtype=torch.float64, device="cpu")
+    idx, ts, eps = _training_draws(N, D, sched, t, n, generator)
     # 2. x_t by the closed form, then the optimal prediction's error (all timesteps in one pass)
     ab = sched.alpha_bars.detach().to("cpu", torch.float64)[ts][:, None]  # (n,) -> (n, 1)
     x_t = ab.sqrt() * Y[idx] + (1 - ab).sqrt() * eps
@@ -256,10 +261,7 @@ def loss_against_floor(model, data: torch.Tensor, sched: NoiseSchedule, t: int |
     Y = data.detach().to("cpu", torch.float64)
     N, D = Y.shape
     # 1. the draws, as in training
-    idx = torch.randint(0, N, (n,), generator=generator, device="cpu")
-    ts = (torch.randint(0, sched.T, (n,), generator=generator, device="cpu") if t is None
-          else torch.full((n,), _int_t(t, sched), dtype=torch.long, device="cpu"))
-    eps = torch.randn(n, D, generator=generator, dtype=torch.float64, device="cpu")
+    idx, ts, eps = _training_draws(N, D, sched, t, n, generator)
     ab = sched.alpha_bars.detach().to("cpu", torch.float64)[ts][:, None]  # (n,) -> (n, 1)
     x_t = ab.sqrt() * Y[idx] + (1 - ab).sqrt() * eps
     # 2. the network's prediction and the optimal one
