@@ -119,12 +119,12 @@ def train_classifier(model: FashionClassifier, x: torch.Tensor, y: torch.Tensor,
     bar = tqdm(total=epochs * steps_per_epoch, desc="classifier", disable=not progress)
     for _ in range(epochs):
         # 1. a fresh permutation of the training set every epoch
-        perm = torch.randperm(x.shape[0], generator=gen)
+        perm = torch.randperm(x.shape[0], generator=gen, device="cpu")
         for i in range(0, x.shape[0], batch_size):
             idx = perm[i:i + batch_size]
             xb, yb = x[idx], y[idx]
             # 2. flip half of the batch left-right (garments are roughly symmetric)
-            flip = torch.rand(xb.shape[0], generator=gen) < 0.5
+            flip = torch.rand(xb.shape[0], generator=gen, device="cpu") < 0.5
             xb = torch.where(flip[:, None, None, None], xb.flip(-1), xb)  # (B,) -> (B, 1, 1, 1)
             # 3. cross-entropy step
             loss = F.cross_entropy(model(xb.to(device)), yb.to(device))

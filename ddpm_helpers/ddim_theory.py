@@ -95,8 +95,8 @@ def q_sigma_marginal_check(x0: torch.Tensor, t: int, t_prev: int, sched: NoiseSc
         x_t, _ = q_sample(x0, torch.full((x0.shape[0],), t, dtype=torch.long, device=x0.device), sched,
                           noise=torch.randn(x0.shape, generator=generator, dtype=torch.float64, device=src))
         mean, var = q_sigma_posterior(x_t.double(), x0, t, t_prev, sched, eta)
-        x_prev = mean + math.sqrt(var) * torch.randn(x0.shape, generator=generator, dtype=torch.float64,
-                                                     device=src).to(x0.device)
+        z = torch.randn(x0.shape, generator=generator, dtype=torch.float64, device=src).to(x0.device)
+        x_prev = mean + math.sqrt(var) * z
         r = (x_prev - math.sqrt(abp) * x0).flatten()
         n = r.numel()
         rows.append({"eta": float(eta), "sigma2": var, "mean": r.mean().item(), "var": r.var().item(),

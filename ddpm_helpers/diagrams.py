@@ -124,7 +124,7 @@ def plot_denoiser_fields(fields: dict, ts, lim: float = 3.0, ref: torch.Tensor |
         for i, (label, per_t) in enumerate(rows):
             for j, t in enumerate(ts):
                 ax = axes[i, j]
-                pts, eps = (torch.as_tensor(a).detach().cpu().double() for a in per_t[t])
+                pts, eps = (torch.as_tensor(a, device="cpu").detach().double() for a in per_t[t])
                 step = 2 * lim / max(1.0, math.sqrt(pts.shape[0]) - 1)  # grid spacing
                 u = -eps / eps.norm(dim=1, keepdim=True).clamp(min=1e-12) * 0.8 * step  # (G, 2), unit direction
                 if ref is not None:

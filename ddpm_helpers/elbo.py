@@ -49,7 +49,7 @@ __all__ = ["gaussian_kl", "gaussian_kl_monte_carlo", "posterior_on_grid", "poste
 
 
 def _as_tensor(x) -> torch.Tensor:
-    return torch.as_tensor(x, dtype=torch.float64)
+    return torch.as_tensor(x, dtype=torch.float64, device="cpu")  # the maths of notebook 05 runs on the CPU
 
 
 def _check_variances(**named) -> None:
@@ -92,7 +92,7 @@ def gaussian_kl_monte_carlo(mean1, var1, mean2, var2, n: int = 100_000, generato
     q = torch.distributions.Normal(m1, v1.sqrt())
     p = torch.distributions.Normal(m2, v2.sqrt())
     # 1. x ~ q, drawn from the generator so a seed reproduces the estimate
-    x = m1 + v1.sqrt() * torch.randn(n, generator=generator, dtype=torch.float64)
+    x = m1 + v1.sqrt() * torch.randn(n, generator=generator, dtype=torch.float64, device="cpu")
     # 2. the log-density ratio, averaged
     r = q.log_prob(x) - p.log_prob(x)  # (n,)
     return r.mean().item(), (r.std() / math.sqrt(n)).item()
@@ -128,12 +128,12 @@ def posterior_on_grid(x0: float, x_t: float, t: int, sched: NoiseSchedule, grid=
     if grid is None:
         lo = min(prior_m - 8 * prior_v.sqrt(), like_m - 8 * like_v.sqrt())
         hi = max(prior_m + 8 * prior_v.sqrt(), like_m + 8 * like_v.sqrt())
-        grid = torch.linspace(float(lo), float(hi), 4001, dtype=torch.float64)
+        grid = torch.linspace(float(lo), float(hi), 4001, dtype=torch.float64, device="cpu")
     grid = _as_tensor(grid)
     if grid.ndim != 1 or grid.numel() < 3:
         raise ValueError(f"grid must be a 1-D sequence of at least 3 points, got shape {tuple(grid.shape)}")
     log_prior = torch.distributions.Normal(prior_m, prior_v.sqrt()).log_prob(grid)
-    log_like = torch.distributions.Normal(alpha.sqrt() * grid, beta.sqrt()).log_prob(torch.tensor(x_t, dtype=torch.float64))
+    log_like = torch.distributions.Normal(alpha.sqrt() * grid, beta.sqrt()).log_prob(_as_tensor(x_t))
     # 2. multiply (add logs), subtract the max for stability, normalise with the trapezoid rule
     log_post = log_prior + log_like
     dens = torch.exp(log_post - log_post.max())

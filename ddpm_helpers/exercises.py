@@ -44,8 +44,8 @@ def _run(fn, args):
 
 def _close(a, b, rtol=1e-4, atol=1e-5) -> bool:
     try:
-        a = torch.as_tensor(a, dtype=torch.float64)
-        b = torch.as_tensor(b, dtype=torch.float64)
+        a = torch.as_tensor(a, dtype=torch.float64, device="cpu")
+        b = torch.as_tensor(b, dtype=torch.float64, device="cpu")
     except Exception:
         return False
     return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol))

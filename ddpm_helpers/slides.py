@@ -375,6 +375,7 @@ def _exporter(hide_code: bool, reveal_prefix: str | None):
 
 @contextlib.contextmanager
 def _env(**values):
+    """Set environment variables for a block (a notebook run's kernel inherits them), then restore them."""
     old = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:

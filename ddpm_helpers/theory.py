@@ -37,7 +37,9 @@ import math
 
 import torch
 
+from .checks import check_int
 from .forward import check_timesteps
+from .sampling import predict_noise
 from .schedules import NoiseSchedule
 
 __all__ = ["float64_schedule", "elbo_weights_snr", "sum_over_t_estimate", "importance_proposal",
@@ -199,14 +201,19 @@ def score_from_eps(eps: torch.Tensor, t: int, sched: NoiseSchedule) -> torch.Ten
     return -eps / math.sqrt(1 - ab)
 
 
-def _training_draws(N: int, D: int, sched: NoiseSchedule, t: int | None, n: int, generator):
-    """n draws as in training: data indices (n,), timesteps (n,) (``t`` fixed, or uniform when None) and
-    float64 noise (n, D), all on the CPU."""
+def _noised_draws(data: torch.Tensor, sched: NoiseSchedule, t: int | None, n: int, generator):
+    """n draws as in training, on the CPU in float64: the data ``Y`` (N, D), indices (n,), timesteps (n,)
+    (``t`` fixed, or uniform when None), noise (n, D), \bar\alpha_t (n, 1) and x_t (n, D) by the closed form."""
+    check_int("n", n, 2, what="Monte Carlo draws")
+    _check_points(data, data)
+    Y = data.detach().to("cpu", torch.float64)
+    N, D = Y.shape
     idx = torch.randint(0, N, (n,), generator=generator, device="cpu")
     ts = (torch.randint(0, sched.T, (n,), generator=generator, device="cpu") if t is None
           else torch.full((n,), _int_t(t, sched), dtype=torch.long, device="cpu"))
     eps = torch.randn(n, D, generator=generator, dtype=torch.float64, device="cpu")
-    return idx, ts, eps
+    ab = sched.alpha_bars.detach().to("cpu", torch.float64)[ts][:, None]  # (n,) -> (n, 1)
+    return Y, idx, ts, eps, ab, ab.sqrt() * Y[idx] + (1 - ab).sqrt() * eps
 
 
 def loss_floor(data: torch.Tensor, sched: NoiseSchedule, t: int | None = None, n: int = 2000, generator=None,
@@ -223,16 +230,10 @@ def loss_floor(data: torch.Tensor, sched: NoiseSchedule, t: int | None = None, n
     """
     if method not in ("direct", "posterior"):
         raise ValueError(f"method must be 'direct' or 'posterior', got {method!r}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an integer >= 2 (Monte Carlo draws), got {n!r}")
-    _check_points(data, data)
-    Y = data.detach().to("cpu", torch.float64)
-    N, D = Y.shape
-    # 1. x_0 from the data set, t fixed or uniform, eps ~ N(0, I)
-    idx, ts, eps = _training_draws(N, D, sched, t, n, generator)
-    # 2. x_t by the closed form, then the optimal prediction's error (all timesteps in one pass)
-    ab = sched.alpha_bars.detach().to("cpu", torch.float64)[ts][:, None]  # (n,) -> (n, 1)
-    x_t = ab.sqrt() * Y[idx] + (1 - ab).sqrt() * eps
+    # 1. x_0 from the data set, t fixed or uniform, eps ~ N(0, I), x_t by the closed form
+    Y, _, ts, eps, ab, x_t = _noised_draws(data, sched, t, n, generator)
+    D = Y.shape[1]
+    # 2. the optimal prediction's error (all timesteps in one pass)
     x0_hat, trace = optimal_x0(x_t, ts, Y, sched, return_trace=True)
     if method == "direct":
         eps_hat = (x_t - ab.sqrt() * x0_hat) / (1 - ab).sqrt()
@@ -253,17 +254,9 @@ def loss_against_floor(model, data: torch.Tensor, sched: NoiseSchedule, t: int |
     ``sampling.predict_noise`` (on its own device). Returns ``{"model", "model_se", "floor", "floor_se",
     "gap", "gap_se"}`` (means and standard errors over the n draws).
     """
-    from .sampling import predict_noise
-
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an integer >= 2 (Monte Carlo draws), got {n!r}")
-    _check_points(data, data)
-    Y = data.detach().to("cpu", torch.float64)
-    N, D = Y.shape
     # 1. the draws, as in training
-    idx, ts, eps = _training_draws(N, D, sched, t, n, generator)
-    ab = sched.alpha_bars.detach().to("cpu", torch.float64)[ts][:, None]  # (n,) -> (n, 1)
-    x_t = ab.sqrt() * Y[idx] + (1 - ab).sqrt() * eps
+    Y, _, ts, eps, ab, x_t = _noised_draws(data, sched, t, n, generator)
+    D = Y.shape[1]
     # 2. the network's prediction and the optimal one
     eps_model = predict_noise(model, x_t.float(), ts).double()
     eps_opt = optimal_eps(x_t, ts, Y, sched)

@@ -19,6 +19,7 @@ Three stand-ins for a GPU or a Mac, each failing on a different class of bug:
 from __future__ import annotations
 
 import inspect
+import math
 import sys
 from pathlib import Path
 
@@ -164,7 +165,7 @@ def test_notebook_03_and_05_path_creates_every_tensor_on_a_named_device(moons_re
     assert samples.device.type == "cpu" and traj.device.type == "cpu" and traj.shape == (sched.T + 1, n, 2)
     eps_T = sampling.predict_noise(result.ema, x_T, sched.T - 1)
     assert eps_T.device.type == "cpu" and torch.isfinite(eps_T).all()
-    assert metrics.chamfer_distance(samples, ref) > 0 and metrics.mmd_rbf(samples, ref) == metrics.mmd_rbf(samples, ref)
+    assert 0 < metrics.chamfer_distance(samples, ref) < 10 and 0 < metrics.mmd_rbf(samples, ref) < 10
     skipped = experiments.naive_skip_sample(result.ema, sched, n, 5, x_T=x_T, generator=torch.Generator().manual_seed(3))
     assert skipped.device.type == "cpu" and torch.isfinite(skipped).all()
     traj_blunder = experiments.subtract_full_noise(result.ema, sched, x_T, steps=4)
@@ -256,8 +257,8 @@ def test_training_steps_read_nothing_back_except_at_logging_steps(kind):
 
 def test_sampler_steps_read_no_model_device_value():
     """The sampler-side counterpart: with the model on meta any read of a model-device value fails
-    (see test_samplers_run_on_the_models_device_without_reading_it); this checks the same run on
-    the CPU reads the schedule only through host floats, T times at most per scalar kind."""
+    (see test_samplers_run_on_the_models_device_without_reading_it); this checks that the loop itself
+    (sampling.py) reads no tensor value on the host at all, only the steps read schedule scalars."""
     sched = H.NoiseSchedule.linear(20)
     mode = HostReads()
     with mode:
@@ -377,3 +378,24 @@ def test_an_installed_package_caches_in_the_user_cache_dir(monkeypatch, tmp_path
         paths.notebooks_dir()
     monkeypatch.setenv("DDPM_CACHE_DIR", str(tmp_path / "mine"))
     assert data.fashion_cache_dir() == tmp_path / "mine" / "FashionMNIST" / "raw"
+
+
+def test_the_maths_of_notebooks_05_and_06_names_its_devices(default_meta):
+    """ELBO, theory and q_sigma helpers with the default device on meta: they return real CPU numbers."""
+    from ddpm_helpers import ddim_theory, elbo, theory
+
+    sched = H.NoiseSchedule.linear(100)
+    g = torch.Generator().manual_seed(0)
+    kl = elbo.gaussian_kl_monte_carlo(0.0, 1.0, 0.5, 2.0, n=2000, generator=g)
+    assert all(math.isfinite(float(v)) for v in (kl if isinstance(kl, tuple) else (kl,)))
+    post = elbo.posterior_on_grid(0.7, 0.3, 10, sched)
+    assert all(torch.as_tensor(v, device="cpu").isfinite().all() for v in (post.values() if isinstance(post, dict) else post)
+               if isinstance(v, (torch.Tensor, float)))
+    w = elbo.elbo_weights(sched)
+    assert w.device.type == "cpu" and torch.isfinite(w).all()
+    with torch.device("cpu"):
+        data = H.make_moons_data(64, seed=0)
+    mean, se = theory.loss_floor(data, sched, t=10, n=64, generator=g)
+    assert 0 < mean < 2 and se >= 0
+    rows = ddim_theory.q_sigma_marginal_check(data, 50, 20, sched, etas=(0.0, 1.0), draws=2, generator=g)
+    assert len(rows) == 2 and all(math.isfinite(r["var"]) for r in rows)

@@ -24,8 +24,9 @@ import re
 import shutil
 import time
 import urllib.request
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -64,20 +65,6 @@ _SLIDE_OF_JS = r"""
   return [h, v];
 }
 """
-
-
-@contextmanager
-def _environ(**values):
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _fail(page, shots: Path, msg: str):
@@ -132,7 +119,7 @@ def rise_lab(tmp_path_factory):
     (settings / "@jupyterlab" / "shortcuts-extension" / "shortcuts.jupyterlab-settings").write_text(json.dumps(
         {"shortcuts": [RUN_ALL_SHORTCUT]}))
     with headless_chromium(workdir) as browser, ExitStack() as stack:
-        with _environ(JUPYTERLAB_SETTINGS_DIR=str(settings), DDPM_FIGURES="presentation"):  # the server copies them
+        with mock.patch.dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings), DDPM_FIGURES="presentation"):  # the server copies them
             base, token, _log = stack.enter_context(lab_server(served, workdir))
         yield browser, base, token, workdir
 
