@@ -2,7 +2,9 @@
 eta in {0, 0.5, 1}, wall time and FID/KID (classifier features, test set), on the shipped U-Net.
 
 Every row starts from the same x_T (``ddim_extras.speed_quality_table``); the real-against-real
-floor at the same n is printed beside it.
+floor at the same n (mean and spread over 5 draws) is printed beside it. Each row's FID carries a
+bootstrap spread, and because the rows share x_T a paired bootstrap gives the spread of each row's
+FID minus the first row's (DDPM 1000 when included): a difference over twice its spread tells the rows apart.
 
     python benchmarks/ddim_table.py --n 128                 # ~20 min of one CPU core
     python benchmarks/ddim_table.py --n 2048 --no-ddpm      # on a GPU, or without the DDPM row
@@ -16,7 +18,8 @@ import torch
 from _common import environment, load_model, table, write_json
 from ddpm_helpers import configure_threads, pick_device
 from ddpm_helpers.ddim_extras import speed_quality_table
-from ddpm_helpers.metrics import real_floor
+from ddpm_helpers.metrics import (_reference_features, classifier_features, paired_fid_bootstrap,
+                                  real_floor_spread)
 
 
 def main():
@@ -27,19 +30,28 @@ def main():
     p.add_argument("--no-ddpm", action="store_true", help="leave out the DDPM 1000-step row")
     p.add_argument("--weights", default="fashion_unet", help="shipped weights' name or a checkpoint file")
     p.add_argument("--device", default=None)
+    p.add_argument("--n-boot", type=int, default=200, help="paired bootstrap resamples for the FID spreads")
     args = p.parse_args()
     configure_threads()
     device = pick_device(args.device)
     model, sched, meta = load_model(args.weights, device)
     rows = speed_quality_table(model, sched, args.n, steps_list=args.steps, etas=args.etas,
-                               include_ddpm=not args.no_ddpm, generator=0)
-    floor = real_floor(args.n)
+                               include_ddpm=not args.no_ddpm, generator=0, return_samples=True)
+    # 1. error bars: each row's bootstrap spread, and the paired spread of its difference to row 0
+    f_rows = [classifier_features(r.pop("samples")) for r in rows]
+    paired = paired_fid_bootstrap(f_rows, _reference_features("test", None), n_boot=args.n_boot)
+    for i, r in enumerate(rows):
+        r.update(fid_std=float(paired["fid_std"][i]), fid_minus_first=r["fid"] - rows[0]["fid"],
+                 fid_minus_first_std=float(paired["diff_std"][i, 0]), n_boot=args.n_boot)
+    floor = real_floor_spread(args.n)
     out = [{"sampler": f"{r['sampler']} {r['steps']}" + ("" if r["sampler"] == "DDPM" else f", eta {r['eta']:g}"),
             "seconds": f"{r['seconds']:.1f}", "images/s": f"{r['images_per_second']:.2f}",
-            "FID": f"{r['fid']:.2f}", "KID x1e3": f"{1e3 * r['kid']:.2f}"} for r in rows]
-    print(f"n = {args.n} per row; weights: {meta.get('steps')} steps; floor FID {floor['fid']:.2f}, "
-          f"KID x1e3 {1e3 * floor['kid']:.2f}")
-    print(table(out, ["sampler", "seconds", "images/s", "FID", "KID x1e3"]))
+            "FID": f"{r['fid']:.2f} ± {r['fid_std']:.2f}",
+            "FID - row 1": f"{r['fid_minus_first']:+.2f} ± {r['fid_minus_first_std']:.2f}",
+            "KID x1e3": f"{1e3 * r['kid']:.2f} ± {1e3 * r['kid_std']:.2f}"} for r in rows]
+    print(f"n = {args.n} per row; weights: {meta.get('steps')} steps; floor FID {floor['fid']:.2f} ± "
+          f"{floor['fid_std']:.2f} ({floor['seeds']} draws), KID x1e3 {1e3 * floor['kid']:.2f}")
+    print(table(out, ["sampler", "seconds", "images/s", "FID", "FID - row 1", "KID x1e3"]))
     write_json(f"ddim_table_{device.type}", {"env": environment(device), "n": args.n, "weights_steps": meta.get("steps"),
                                              "floor": floor, "rows": rows})
 

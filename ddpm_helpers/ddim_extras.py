@@ -154,7 +154,8 @@ def _seed_of(generator) -> int:
 def speed_quality_table(model, sched: NoiseSchedule, n: int, steps_list=(10, 20, 50, 100, 250),
                         etas=(0.0, 0.5, 1.0), include_ddpm: bool = True, generator=None,
                         batch_size: int = 256, reference: str = "test", classifier=None,
-                        metrics: bool = True, shape=None, progress: bool = False) -> list[dict]:
+                        metrics: bool = True, shape=None, progress: bool = False,
+                        return_samples: bool = False) -> list[dict]:
     r"""Time each sampler on ``n`` images and score them with FID/KID.
 
     Rows: DDPM with all T steps (when ``include_ddpm``), then DDIM for every ``steps`` in
@@ -166,7 +167,9 @@ def speed_quality_table(model, sched: NoiseSchedule, n: int, steps_list=(10, 20,
     (skipped when ``metrics=False``).
 
     Returns a list of dicts with keys sampler, steps, eta, n, seconds, images_per_second,
-    model_calls, and fid, kid, kid_std. Shapes: samples are (n, 1, 28, 28) for FashionMNIST.
+    model_calls, and fid, kid, kid_std; with ``return_samples`` also ``samples``, the row's (n, C, H, W)
+    images (row i's image j and row k's image j share x_T: :func:`ddpm_helpers.metrics.paired_fid_bootstrap`
+    uses that to tell rows apart). Shapes: samples are (n, 1, 28, 28) for FashionMNIST.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ValueError(f"n must be an integer >= 2 (images per row), got {n!r}")
@@ -213,6 +216,8 @@ def speed_quality_table(model, sched: NoiseSchedule, n: int, steps_list=(10, 20,
         if quality is not None:
             q = quality(samples, reference=reference, classifier=classifier)
             row.update(fid=float(q["fid"]), kid=float(q["kid"]), kid_std=float(q["kid_std"]))
+        if return_samples:
+            row["samples"] = samples
         rows.append(row)
     return rows
 
