@@ -21,29 +21,29 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
-# FashionMNIST, offline first: the known folders (ddpm_helpers/data.py); then Debian's package
+# FashionMNIST, offline first: the known folders (ddpm_helpers/core/data.py); then Debian's package
 # dataset-fashion-mnist when we are root on Debian/Ubuntu (as `make browser` does for chromium);
 # only then the download through torchvision (needs internet).
 data: $(STAMP)
-	@$(PY) -m ddpm_helpers.data --no-download >/dev/null 2>&1 || \
+	@$(PY) -m ddpm_helpers.core.data --no-download >/dev/null 2>&1 || \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	   { apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
 	     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; }; }; then \
 	  echo "make data: installed Debian's dataset-fashion-mnist"; \
 	fi
-	$(PY) -m ddpm_helpers.data
+	$(PY) -m ddpm_helpers.core.data
 
 # JupyterLab with live slides: jupyterlab-rise comes with requirements.txt; its settings (a slide taller
 # than the screen scrolls) go into the environment's JupyterLab overrides.json.
 lab: install data
-	$(PY) -m ddpm_helpers.slides rise-settings
+	$(PY) -m ddpm_helpers.cli.slides rise-settings
 	$(VENV)/bin/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 # Live slides: open notebook NB straight in the RISE slideshow, figures at presentation size.
 NB ?= 01_forward_process
 present: install data
-	$(PY) -m ddpm_helpers.slides rise-settings
-	url=$$($(PY) -m ddpm_helpers.slides rise-path $(NB)) || exit 1; \
+	$(PY) -m ddpm_helpers.cli.slides rise-settings
+	url=$$($(PY) -m ddpm_helpers.cli.slides rise-path $(NB)) || exit 1; \
 	DDPM_FIGURES=presentation $(VENV)/bin/jupyter lab notebooks/ --LabApp.default_url=/$$url \
 	  $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
@@ -67,10 +67,10 @@ test-full: install browser data
 # Offline decks: reveal.js and MathJax are fetched once from npm (build/vendor/) and copied beside them.
 SLIDES_FLAGS ?=
 slides: install
-	$(PY) -m ddpm_helpers.editions slides $(SLIDES_FLAGS)
+	$(PY) -m ddpm_helpers.cli.editions slides $(SLIDES_FLAGS)
 
 student: install
-	$(PY) -m ddpm_helpers.editions student
+	$(PY) -m ddpm_helpers.cli.editions student
 
 clean-venv:
 	rm -rf $(VENV)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from ddpm_helpers.pretrained import hardware_summary
+from ddpm_helpers.cli.pretrained import hardware_summary
 
 # $DDPM_BENCH_RESULTS redirects the JSON (the smoke tests use it so they never touch results/)
 RESULTS = Path(os.environ.get("DDPM_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
@@ -31,8 +31,8 @@ def environment(device: torch.device) -> dict:
 
 def load_model(weights: str, device: torch.device):
     """``(model, sched, meta)`` from shipped weights by name ("fashion_unet") or a checkpoint file's path."""
-    from ddpm_helpers.pretrained import load_pretrained
-    from ddpm_helpers.training import load_checkpoint
+    from ddpm_helpers.cli.pretrained import load_pretrained
+    from ddpm_helpers.core.training import load_checkpoint
 
     if weights == "fashion_unet":
         return load_pretrained(weights, device=device)

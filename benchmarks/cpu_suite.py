@@ -25,7 +25,7 @@ import torch
 
 from _common import environment, table, write_json
 from ddpm_helpers import configure_threads, NoiseSchedule, TimeMLP, ddpm_sample, make_moons_data, train
-from ddpm_helpers.metrics import chamfer_distance, moons_floor
+from ddpm_helpers.core.metrics import chamfer_distance, moons_floor
 
 ROOT = Path(__file__).resolve().parent.parent
 

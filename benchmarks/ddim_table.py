@@ -18,7 +18,7 @@ import torch
 from _common import environment, load_model, table, write_json
 from ddpm_helpers import configure_threads, pick_device
 from ddpm_helpers.ddim_extras import speed_quality_table
-from ddpm_helpers.metrics import (_reference_features, classifier_features, paired_fid_bootstrap,
+from ddpm_helpers.core.metrics import (_reference_features, classifier_features, paired_fid_bootstrap,
                                   real_floor_spread)
 
 

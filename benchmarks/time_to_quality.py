@@ -21,7 +21,7 @@ import torch
 from _common import environment, table, write_json
 from ddpm_helpers import (NoiseSchedule, TrainConfig, UNet, configure_threads, ddim_sample, load_fashion_mnist,
                           pick_device, save_checkpoint, train)
-from ddpm_helpers.metrics import image_quality, real_floor
+from ddpm_helpers.core.metrics import image_quality, real_floor
 
 
 def main():

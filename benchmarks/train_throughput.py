@@ -21,8 +21,8 @@ import torch.nn.functional as F
 
 from _common import environment, interleave, median, table, write_json
 from ddpm_helpers import configure_threads, NoiseSchedule, TrainConfig, UNet, load_fashion_mnist, pick_device, train
-from ddpm_helpers.runtime import cpu_has_amx, resolve_amp
-from ddpm_helpers.data import find_fashion_mnist
+from ddpm_helpers.core.runtime import cpu_has_amx, resolve_amp
+from ddpm_helpers.core.data import find_fashion_mnist
 
 
 def torchvision_dataset(root: Path):

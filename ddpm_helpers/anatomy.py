@@ -11,10 +11,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .forward import q_sample
-from .reverse import predict_x0
-from .runtime import eval_mode, model_device
-from .schedules import NoiseSchedule
+from .core.forward import q_sample
+from .core.reverse import predict_x0
+from .core.runtime import eval_mode, model_device
+from .core.schedules import NoiseSchedule
 
 __all__ = ["trace_shapes", "format_shape_table", "loss_per_timestep", "x0_predictions", "filmstrip_frames"]
 

@@ -22,10 +22,10 @@ import time
 
 import torch
 
-from .forward import check_timesteps
-from .reverse import predict_x0
-from .sampling import ddim_sample, ddim_timesteps, ddpm_sample, reverse_loop
-from .schedules import NoiseSchedule
+from .core.forward import check_timesteps
+from .core.reverse import predict_x0
+from .core.sampling import ddim_sample, ddim_timesteps, ddpm_sample, reverse_loop
+from .core.schedules import NoiseSchedule
 
 __all__ = ["slerp", "slerp_path", "ddim_invert_step", "ddim_invert", "ddim_reconstruct",
            "speed_quality_table", "format_table"]
@@ -163,12 +163,12 @@ def speed_quality_table(model, sched: NoiseSchedule, n: int, steps_list=(10, 20,
     the seed of ``generator`` (an int or a ``torch.Generator``; None means 0), and draws its
     per-step noise from streams seeded with seed + 1 + batch index, so rows differ only by the sampler.
     ``shape`` is one image's (C, H, W) (read from ``model.config`` of a U-Net when None). ``seconds`` is the wall time of sampling
-    alone; ``fid``/``kid``/``kid_std`` come from ``ddpm_helpers.metrics.image_quality``
+    alone; ``fid``/``kid``/``kid_std`` come from ``ddpm_helpers.core.metrics.image_quality``
     (skipped when ``metrics=False``).
 
     Returns a list of dicts with keys sampler, steps, eta, n, seconds, images_per_second,
     model_calls, and fid, kid, kid_std; with ``return_samples`` also ``samples``, the row's (n, C, H, W)
-    images (row i's image j and row k's image j share x_T: :func:`ddpm_helpers.metrics.paired_fid_bootstrap`
+    images (row i's image j and row k's image j share x_T: :func:`ddpm_helpers.core.metrics.paired_fid_bootstrap`
     uses that to tell rows apart). Shapes: samples are (n, 1, 28, 28) for FashionMNIST.
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
@@ -191,7 +191,7 @@ def speed_quality_table(model, sched: NoiseSchedule, n: int, steps_list=(10, 20,
     runs += [("DDIM", k, float(e)) for k in steps_list for e in etas]
     quality = None
     if metrics:
-        from .metrics import image_quality  # notebook 04's FID/KID (imported late: heavy)
+        from .core.metrics import image_quality  # notebook 04's FID/KID (imported late: heavy)
         quality = image_quality
     rows = []
     for sampler, k, eta in runs:

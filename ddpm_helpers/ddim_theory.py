@@ -12,7 +12,7 @@ and whose marginals q_sigma(x_t | x_0) = N(\sqrt{\bar\alpha_t} x_0, (1 - \bar\al
 DDPM's for every sigma (their Lemma 1). L_simple only ever sees those marginals, so one trained
 eps-model serves every member of the family: eta = 1 is DDPM (on the full grid and, with respaced
 betas, on any sub-grid), eta = 0 is deterministic DDIM. Replacing x_0 by \hat x_0(x_t) in the mean
-gives the DDIM update (eq. 12, :func:`~ddpm_helpers.reverse.ddim_step`).
+gives the DDIM update (eq. 12, :func:`~ddpm_helpers.core.reverse.ddim_step`).
 
 Notation (symbol -> name), 0-indexed t as in ``schedules``; t' < t is the next (earlier) timestep:
 
@@ -26,13 +26,13 @@ import math
 
 import torch
 
-from .checks import check_int, check_number
+from .core.checks import check_int, check_number
 from .experiments import naive_skip_sample
-from .forward import q_sample
-from .reverse import ddim_sigma, ddpm_step, predict_x0
-from .runtime import model_device
-from .sampling import ddim_sample, ddim_timesteps, reverse_loop, start_noise
-from .schedules import NoiseSchedule
+from .core.forward import q_sample
+from .core.reverse import ddim_sigma, ddpm_step, predict_x0
+from .core.runtime import model_device
+from .core.sampling import ddim_sample, ddim_timesteps, reverse_loop, start_noise
+from .core.schedules import NoiseSchedule
 from .troubleshooting import respace
 
 __all__ = ["q_sigma_posterior", "q_sigma_marginal_check", "respaced_ddpm_sample", "skip_comparison",
@@ -107,13 +107,13 @@ def q_sigma_marginal_check(x0: torch.Tensor, t: int, t_prev: int, sched: NoiseSc
 def respaced_ddpm_sample(model, sched: NoiseSchedule, shape, steps: int, *, x_T: torch.Tensor | None = None,
                          generator: torch.Generator | None = None, return_trajectory: bool = False):
     r"""Ho et al. 2020, Algorithm 2 on the respaced schedule (Nichol & Dhariwal 2021, sec. 4): keep the
-    timesteps \tau_0 < ... < \tau_{K-1} of :func:`~ddpm_helpers.sampling.ddim_timesteps` ("trailing"), give the
+    timesteps \tau_0 < ... < \tau_{K-1} of :func:`~ddpm_helpers.core.sampling.ddim_timesteps` ("trailing"), give the
     k-th kept step the beta that covers the whole jump, beta'_k = 1 - \bar\alpha_{\tau_k} / \bar\alpha_{\tau_{k-1}},
     and call the model at the original \tau_k. This skips steps CORRECTLY: it is DDIM with eta = 1 on the
     sub-grid (eq. 16 with t' = \tau_{k-1} gives \sigma^2 = \tilde\beta'_k).
 
     One z is drawn at every step (the last one unused, as its variance is 0), in the same order as
-    :func:`~ddpm_helpers.sampling.ddim_sample` with eta > 0 draws them, so the same generator seed gives
+    :func:`~ddpm_helpers.core.sampling.ddim_sample` with eta > 0 draws them, so the same generator seed gives
     both samplers the same noise. Returns x_0 or ``(x_0, trajectory)`` on the CPU.
     Shapes: shape = (B, ...) -> x_0 (B, ...); trajectory (steps + 1, B, ...), x_T first.
     """

@@ -66,7 +66,7 @@ def plot_diffusing_cloud(x0: torch.Tensor, sched, ts=(0, 50, 100, 200, 400, 999)
     x_t = \sqrt{\bar\alpha_t} x_0 + \sqrt{1-\bar\alpha_t}\epsilon (one jump, notebook 02), points coloured
     by the moon their x_0 lies on (``theory.assign_moon``), with the circle of radius 2 (two standard
     deviations of N(0, I)) for reference. Shapes: x0 (N, 2) standardised moons."""
-    from .forward import q_sample
+    from .core.forward import q_sample
     from .theory import assign_moon
 
     moon = assign_moon(x0).numpy()

@@ -40,9 +40,9 @@ import math
 
 import torch
 
-from .forward import check_timesteps, extract
-from .reverse import q_posterior
-from .schedules import NoiseSchedule
+from .core.forward import check_timesteps, extract
+from .core.reverse import q_posterior
+from .core.schedules import NoiseSchedule
 
 __all__ = ["gaussian_kl", "gaussian_kl_monte_carlo", "posterior_on_grid", "posterior_mean_from_eps",
            "reverse_variances", "elbo_weights", "elbo_loss_weights", "kl_term"]

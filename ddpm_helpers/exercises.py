@@ -14,9 +14,9 @@ import math
 
 import torch
 
-from .forward import forward_step, q_sample
-from .reverse import ddpm_step, predict_x0
-from .schedules import NoiseSchedule
+from .core.forward import forward_step, q_sample
+from .core.reverse import ddpm_step, predict_x0
+from .core.schedules import NoiseSchedule
 
 __all__ = ["check_forward_step", "check_signal_left", "check_q_sample", "check_two_steps",
            "check_reverse_step", "check_predict_x0"]
@@ -553,11 +553,11 @@ def check_sinusoidal_embedding(fn) -> bool:
 
         emb[:, i] = sin(t f_i),  emb[:, dim/2 + i] = cos(t f_i),  f_i = 10000^{-i / (dim/2)},  i = 0..dim/2-1.
 
-    Compares with :func:`ddpm_helpers.models.sinusoidal_embedding` and names the usual mistakes.
+    Compares with :func:`ddpm_helpers.core.models.sinusoidal_embedding` and names the usual mistakes.
     """
     import math
 
-    from .models import sinusoidal_embedding
+    from .core.models import sinusoidal_embedding
 
     t, dim = torch.tensor([0, 1, 7, 250, 999]), 16
     half = dim // 2

@@ -21,12 +21,12 @@ import time
 
 import torch
 
-from .checks import check_int
-from .forward import check_timesteps, compute_dtype, extract, forward_step, noise_like, q_sample
-from .reverse import ddpm_step
-from .runtime import model_device
-from .sampling import reverse_loop, start_noise
-from .schedules import NoiseSchedule
+from .core.checks import check_int
+from .core.forward import check_timesteps, compute_dtype, extract, forward_step, noise_like, q_sample
+from .core.reverse import ddpm_step
+from .core.runtime import model_device
+from .core.sampling import reverse_loop, start_noise
+from .core.schedules import NoiseSchedule
 
 __all__ = ["forward_step_no_shrink", "iterate_chain", "chain_variance", "terminal_snr_table",
            "snr_zero_db_crossing", "time_chain_vs_jump", "loss_baselines", "naive_skip_timesteps",
@@ -51,7 +51,7 @@ def forward_step_no_shrink(x_prev: torch.Tensor, t, sched: NoiseSchedule, noise=
 
 def iterate_chain(x0: torch.Tensor, t: int, sched: NoiseSchedule, shrink: bool = True, generator=None,
                   every: int | None = None):
-    r"""Run the Markov chain x_0 -> x_t one :func:`~ddpm_helpers.forward.forward_step` at a time
+    r"""Run the Markov chain x_0 -> x_t one :func:`~ddpm_helpers.core.forward.forward_step` at a time
     (Ho et al. 2020, eq. 2), i.e. ``t + 1`` steps s = 0 .. t.
 
     ``shrink=False`` uses :func:`forward_step_no_shrink` instead. With ``every=n`` also return
@@ -113,7 +113,7 @@ def snr_zero_db_crossing(sched: NoiseSchedule) -> int | None:
 
 def time_chain_vs_jump(x0: torch.Tensor, t: int, sched: NoiseSchedule, repeats: int = 3) -> dict:
     """Wall-clock seconds (best of ``repeats``) to reach x_t by the chain (t + 1 steps) and by one
-    :func:`~ddpm_helpers.forward.q_sample` jump. Returns ``{"chain_s", "jump_s", "ratio"}``."""
+    :func:`~ddpm_helpers.core.forward.q_sample` jump. Returns ``{"chain_s", "jump_s", "ratio"}``."""
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
 
@@ -176,14 +176,14 @@ def naive_skip_sample(model, sched: NoiseSchedule, n: int, k: int, *, x_T: torch
     r"""Ancestral sampling that WRONGLY skips steps (the foil that motivates DDIM, notebook 06).
 
     At each timestep t of :func:`naive_skip_timesteps` it applies the one-step update of
-    Ho et al. 2020, Algorithm 2 (:func:`~ddpm_helpers.reverse.ddpm_step`, posterior variance),
+    Ho et al. 2020, Algorithm 2 (:func:`~ddpm_helpers.core.reverse.ddpm_step`, posterior variance),
 
         x_{next} = 1/\sqrt{alpha_t} (x_t - beta_t / \sqrt{1 - \bar\alpha_t} \hat\epsilon) + \sigma_t z,
 
     as if the next timestep were t - 1, although it is t - k. Each update removes only one
     step's worth of noise, so with k > 1 most of the noise is never removed. k = 1 is exactly
-    :func:`~ddpm_helpers.sampling.ddpm_sample`. Runs through the one reverse loop
-    (:func:`~ddpm_helpers.sampling.reverse_loop`) on the model's device; returns CPU tensors.
+    :func:`~ddpm_helpers.core.sampling.ddpm_sample`. Runs through the one reverse loop
+    (:func:`~ddpm_helpers.core.sampling.reverse_loop`) on the model's device; returns CPU tensors.
 
     Returns x_0, or ``(x_0, trajectory, timesteps)`` with ``return_trajectory=True``, where
     trajectory[0] = x_T and trajectory[i + 1] is the state after the update at timesteps[i].

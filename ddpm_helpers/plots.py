@@ -436,7 +436,7 @@ def plot_time_embedding(dim: int = 32, T: int = 1000, show_t=None):
     Right: the embedding vectors of a few t (default 0, T/4, T/2, T-1) as curves. Returns the figure."""
     import torch
 
-    from .models import sinusoidal_embedding
+    from .core.models import sinusoidal_embedding
 
     if show_t is None:
         show_t = (0, T // 4, T // 2, T - 1)
@@ -543,7 +543,7 @@ def plot_class_histogram(counts, reference=None, title: str = "Mode coverage: cl
     """Bar chart of the classifier's class counts (as fractions), beside a reference histogram."""
     import numpy as np
 
-    from .data import FASHION_CLASSES
+    from .core.data import FASHION_CLASSES
 
     counts = np.asarray(counts, dtype=float)
     fig = _nb04_fig((12, 4.8))
@@ -629,7 +629,7 @@ def plot_posterior_bayes(x0: float, x_t: float, t: int, sched, fig: Figure | Non
     (normalised to integrate to 1), the grid posterior (shaded) and the formula (dots).
     """
     from .elbo import posterior_on_grid
-    from .reverse import q_posterior
+    from .core.reverse import q_posterior
 
     post = posterior_on_grid(x0, x_t, t, sched)
     grid = post["grid"]

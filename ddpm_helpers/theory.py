@@ -37,10 +37,10 @@ import math
 
 import torch
 
-from .checks import check_int
-from .forward import check_timesteps
-from .sampling import predict_noise
-from .schedules import NoiseSchedule
+from .core.checks import check_int
+from .core.forward import check_timesteps
+from .core.sampling import predict_noise
+from .core.schedules import NoiseSchedule
 
 __all__ = ["float64_schedule", "elbo_weights_snr", "sum_over_t_estimate", "importance_proposal",
            "optimal_x0", "optimal_eps", "score_from_eps", "loss_floor", "loss_against_floor", "denoiser_fields",
@@ -277,7 +277,7 @@ def denoiser_fields(model, data: torch.Tensor, sched: NoiseSchedule, ts, lim: fl
     "relative_difference": {t: mean ||eps_net - eps_opt|| / mean ||eps_opt||}}``.
     Shapes: points (n_grid^2, 2), eps (n_grid^2, 2).
     """
-    from .sampling import predict_noise
+    from .core.sampling import predict_noise
 
     if isinstance(n_grid, bool) or not isinstance(n_grid, int) or n_grid < 2:
         raise ValueError(f"n_grid must be an integer >= 2 (points per axis), got {n_grid!r}")
@@ -378,7 +378,7 @@ def moons_arc_distances(x: torch.Tensor, standardized: bool = True) -> torch.Ten
 
     Shapes: (N, 2) -> (N, 2) float64, column 0 the outer moon, column 1 the inner moon.
     """
-    from .data import MOONS_MEAN, MOONS_STD
+    from .core.data import MOONS_MEAN, MOONS_STD
 
     if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != 2:
         raise ValueError(f"x must be a (N, 2) tensor of 2-D points, got {tuple(getattr(x, 'shape', ()))}")

@@ -22,10 +22,10 @@ import math
 
 import torch
 
-from .checks import check_int
-from .reverse import ddpm_step
-from .sampling import ddim_timesteps, reverse_loop
-from .schedules import NoiseSchedule
+from .core.checks import check_int
+from .core.reverse import ddpm_step
+from .core.sampling import ddim_timesteps, reverse_loop
+from .core.schedules import NoiseSchedule
 
 __all__ = ["respace", "sample_correct", "sample_unscaled_pixels", "sample_noise_sign_flipped",
            "sample_schedule_wrong_axis", "sample_full_noise_subtracted", "sample_live_weights",

@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
 from .anatomy import trace_shapes
-from .models import ResBlock, SelfAttention, UNet
+from .core.models import ResBlock, SelfAttention, UNet
 from .plots import new_figure, style
 
 __all__ = ["unet_layout", "plot_unet_diagram"]

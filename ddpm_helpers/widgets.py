@@ -102,7 +102,7 @@ def _int_slider(name, value, lo, hi, step=1, width="420px"):
 
 # --- notebooks 01-03 ---
 def _schedule(kind: str, T: int, beta_start: float, beta_end: float):
-    from .schedules import NoiseSchedule
+    from .core.schedules import NoiseSchedule
 
     if kind == "linear":
         return NoiseSchedule.linear(T, beta_start, beta_end)
@@ -120,7 +120,7 @@ def forward_process_panel(x0: torch.Tensor, t: int = 100, kind: str = "linear", 
     Controls: ``t``, ``kind`` ("linear"/"cosine"; cosine ignores the betas), ``T``, ``beta_start``,
     ``beta_end``. Shapes: x0 (1, H, W) or (1, 1, H, W).
     """
-    from .forward import q_sample
+    from .core.forward import q_sample
 
     x0 = x0.reshape(1, 1, *x0.shape[-2:]).float()
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed), device="cpu")
@@ -156,7 +156,7 @@ def chain_jump_panel(x0: torch.Tensor, t: int = 200, kind: str = "linear", T: in
     two-sample KS p-value. Controls: ``t`` and ``kind``. Shapes: x0 (1, H, W) or (1, 1, H, W).
     """
     from .experiments import iterate_chain
-    from .forward import q_sample
+    from .core.forward import q_sample
     from .plots import draw_chain_jump_panel
 
     if isinstance(copies, bool) or not isinstance(copies, int) or copies < 1:
@@ -188,7 +188,7 @@ def reverse_sampling_panel(model, sched, n: int = 500, ks=(1, 2, 5, 20), ref: to
     Controls: ``progress`` (timesteps of the reverse run done, 0..T) and ``k``.
     """
     from .experiments import naive_skip_sample, naive_skip_timesteps
-    from .metrics import chamfer_distance
+    from .core.metrics import chamfer_distance
     from .plots import draw_reverse_panel
 
     T = sched.T
@@ -229,11 +229,11 @@ def x0_prediction_panel(model, sched, x0: torch.Tensor, t: int = 500, seed: int 
 
     Controls: ``t`` (0..T-1) and ``seed`` (which noise draw). Shapes: x0 (1, H, W) or (1, 1, H, W).
     """
-    from .forward import q_sample
+    from .core.forward import q_sample
     from .plots import draw_x0_panel
-    from .reverse import predict_x0
+    from .core.reverse import predict_x0
 
-    from .sampling import predict_noise
+    from .core.sampling import predict_noise
 
     x0 = x0.reshape(1, 1, *x0.shape[-2:]).float().cpu()
     controls = {
@@ -263,7 +263,7 @@ def posterior_panel(sched=None, x0: float = 0.7, eps: float = 0.8, t: int = 10) 
     r"""Notebook 05: slider ``t`` (and ``x0``): q(x_{t-1} | x_t, x_0) by grid Bayes against the formula, with
     x_t = \sqrt{\bar\alpha_t} x_0 + \sqrt{1 - \bar\alpha_t} eps for one fixed eps (so only t or x_0 moves it)."""
     from .plots import plot_posterior_bayes
-    from .schedules import NoiseSchedule
+    from .core.schedules import NoiseSchedule
 
     sched = sched if sched is not None else NoiseSchedule.linear(1000)
     controls = {"t": _int_slider("t", t, 1, sched.T - 1, width="520px"),
@@ -282,7 +282,7 @@ def elbo_weights_panel(T: int = 1000) -> Panel:
     """Notebook 05: dropdowns ``schedule`` (linear/cosine/both) and ``variance`` (sigma_t^2 choice) and a
     ``normalized`` checkbox (the mean-1 training weights): w_t over t."""
     from .plots import plot_elbo_weights
-    from .schedules import NoiseSchedule
+    from .core.schedules import NoiseSchedule
 
     scheds = {"linear": NoiseSchedule.linear(T), "cosine": NoiseSchedule.cosine(T)}
     controls = {"schedule": W.Dropdown(options=["linear", "cosine", "both"], value="both", description="schedule"),
@@ -309,7 +309,7 @@ def ddim_panel(model, sched, x_T: torch.Tensor | None = None, n: int = 8, steps_
     Shapes: x_T (n, C, H, W) (drawn from ``seed`` when None, 1x28x28 images).
     """
     from .plots import plot_image_rows
-    from .sampling import ddim_sample, ddim_timesteps
+    from .core.sampling import ddim_sample, ddim_timesteps
 
     if x_T is None:
         x_T = torch.randn((n, 1, 28, 28), generator=torch.Generator().manual_seed(seed), device="cpu")

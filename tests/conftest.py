@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from ddpm_helpers.schedules import NoiseSchedule
+from ddpm_helpers.core.schedules import NoiseSchedule
 
 # The tests use small tensors. On a busy 2-core machine torch's intra-op thread pool makes each
 # small op up to 1000x slower (threads wait for a core), so tests run single-threaded unless
@@ -69,7 +69,7 @@ def tiny_model() -> TinyEps:
 @pytest.fixture(scope="session")
 def fashion_dir() -> Path:
     """The folder that holds the real FashionMNIST files (found the way the package finds them)."""
-    from ddpm_helpers.data import find_fashion_mnist
+    from ddpm_helpers.core.data import find_fashion_mnist
 
     try:
         images, _ = find_fashion_mnist("train", download=False)

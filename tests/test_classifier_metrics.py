@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_helpers.classifier import ClassifierConfig, FashionClassifier, classifier_accuracy
-from ddpm_helpers.metrics import (class_histogram, classifier_features, fid_from_features, frechet_distance,
+from ddpm_helpers.core.classifier import ClassifierConfig, FashionClassifier, classifier_accuracy
+from ddpm_helpers.core.metrics import (class_histogram, classifier_features, fid_from_features, frechet_distance,
                                   image_quality, kid_from_features, nearest_neighbours, real_floor)
 
 
@@ -127,7 +127,7 @@ def test_nearest_neighbours_shape_mismatch_raises():
 # ----------------------------------------------------------------------------- the shipped classifier
 @pytest.fixture(scope="module")
 def test_slice(fashion_dir):
-    from ddpm_helpers.data import load_fashion_mnist
+    from ddpm_helpers.core.data import load_fashion_mnist
 
     return load_fashion_mnist("test", n=2000)
 
@@ -141,7 +141,7 @@ def test_classifier_features_shape_and_logits():
 
 
 def test_shipped_classifier_accuracy_on_a_test_slice(test_slice):
-    from ddpm_helpers.pretrained import load_pretrained
+    from ddpm_helpers.cli.pretrained import load_pretrained
 
     clf, _, meta = load_pretrained("fashion_classifier")
     x, y = test_slice
@@ -179,9 +179,9 @@ def test_image_quality_bad_input():
 
 
 def test_train_classifier_learns_and_round_trips(tmp_path, fashion_dir):
-    from ddpm_helpers.classifier import calibrate_feature_scale, train_classifier
-    from ddpm_helpers.data import load_fashion_mnist
-    from ddpm_helpers.training import load_checkpoint, save_checkpoint
+    from ddpm_helpers.core.classifier import calibrate_feature_scale, train_classifier
+    from ddpm_helpers.core.data import load_fashion_mnist
+    from ddpm_helpers.core.training import load_checkpoint, save_checkpoint
 
     x, y = load_fashion_mnist("train", n=1024)
     torch.manual_seed(0)
@@ -200,7 +200,7 @@ def test_train_classifier_learns_and_round_trips(tmp_path, fashion_dir):
 
 @pytest.mark.parametrize("kwargs, match", [({"epochs": 0}, "epochs"), ({"batch_size": 0}, "batch_size")])
 def test_train_classifier_bad_arguments(kwargs, match):
-    from ddpm_helpers.classifier import train_classifier
+    from ddpm_helpers.core.classifier import train_classifier
 
     with pytest.raises(ValueError, match=match):
         train_classifier(FashionClassifier(), torch.zeros(4, 1, 28, 28), torch.zeros(4, dtype=torch.long), **kwargs)

@@ -1,6 +1,6 @@
 """Colab: the first code cell of every notebook makes it run there, and does nothing locally.
 
-The cell (``ddpm_helpers.editions.COLAB_SETUP_SOURCE``, tagged ``colab-setup``) installs
+The cell (``ddpm_helpers.cli.editions.COLAB_SETUP_SOURCE``, tagged ``colab-setup``) installs
 ``ddpm_helpers`` from GitHub when it is not importable and says how to pick a GPU runtime. The tests
 run it in a real IPython shell with the ``%pip`` magic replaced by a recorder: locally it must not
 call pip; with ``ddpm_helpers`` unimportable (as in a fresh Colab runtime) it must call pip once,
@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ddpm_helpers.editions import COLAB_SETUP_SOURCE, COLAB_TAG
+from ddpm_helpers.cli.editions import COLAB_SETUP_SOURCE, COLAB_TAG
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_NAMES = ["01_forward_process.ipynb", "02_closed_form.ipynb", "03_moons_denoiser.ipynb",
@@ -44,7 +44,7 @@ def test_series_is_complete():
 def test_first_code_cell_is_the_colab_setup_cell(path):
     first = _code_cells(path)[0]
     assert first.source.strip() == COLAB_SETUP_SOURCE.strip(), (
-        f"{path.name}: the first code cell must be exactly ddpm_helpers.editions.COLAB_SETUP_SOURCE; got:\n"
+        f"{path.name}: the first code cell must be exactly ddpm_helpers.cli.editions.COLAB_SETUP_SOURCE; got:\n"
         f"{first.source}")
     assert COLAB_TAG in first.get("metadata", {}).get("tags", []), f"{path.name}: tag the first code cell {COLAB_TAG!r}"
 

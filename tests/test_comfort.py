@@ -13,7 +13,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = sorted((ROOT / "ddpm_helpers").glob("*.py"))
+MODULES = sorted((ROOT / "ddpm_helpers").rglob("*.py"))
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 WRONG_TQDM = re.compile(r"^\s*(from\s+tqdm\s+import|import\s+tqdm\b|from\s+tqdm\.(notebook|std|cli)\s+import)|"
                         r"\btqdm\.(tqdm|notebook|trange)\b", re.MULTILINE)
@@ -33,7 +33,7 @@ def test_progress_bars_come_from_tqdm_auto(path):
 
 def test_the_samplers_and_the_training_loop_show_progress():
     for name in ("sampling.py", "training.py"):
-        assert "from tqdm.auto import tqdm" in (ROOT / "ddpm_helpers" / name).read_text(), \
+        assert "from tqdm.auto import tqdm" in (ROOT / "ddpm_helpers" / "core" / name).read_text(), \
             f"ddpm_helpers/{name}: its long loops need a tqdm.auto progress bar"
 
 

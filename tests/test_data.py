@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_helpers import data as data_mod
-from ddpm_helpers.data import (FILES, MOONS_MEAN, MOONS_STD, DatasetNotFoundError, find_fashion_mnist,
+from ddpm_helpers.core import data as data_mod
+from ddpm_helpers.core.data import (FILES, MOONS_MEAN, MOONS_STD, DatasetNotFoundError, find_fashion_mnist,
                                load_fashion_mnist, make_moons_data, to_unit_range)
 
 

@@ -11,8 +11,8 @@ from conftest import TinyEps
 from ddpm_helpers import ddim_sample, ddpm_sample
 from ddpm_helpers.ddim_extras import (ddim_invert, ddim_invert_step, ddim_reconstruct, format_table, slerp,
                                       slerp_path, speed_quality_table)
-from ddpm_helpers.reverse import ddim_step
-from ddpm_helpers.schedules import NoiseSchedule
+from ddpm_helpers.core.reverse import ddim_step
+from ddpm_helpers.core.schedules import NoiseSchedule
 
 
 class ConstEps(nn.Module):
@@ -129,7 +129,7 @@ def test_ddim_eta1_full_grid_is_ddpm():
 
 # ----------------------------------------------------------------------------- speed-quality table
 def test_speed_quality_table_rows_and_shared_start(monkeypatch):
-    import ddpm_helpers.metrics as metrics
+    import ddpm_helpers.core.metrics as metrics
 
     seen = []
 

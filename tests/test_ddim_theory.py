@@ -16,11 +16,11 @@ from conftest import TinyEps
 
 from ddpm_helpers.ddim_theory import (ddim_geometry, q_sigma_marginal_check, q_sigma_posterior,
                                       respaced_ddpm_sample, skip_comparison)
-from ddpm_helpers.data import make_moons_data
+from ddpm_helpers.core.data import make_moons_data
 from ddpm_helpers.plots import plot_ddim_geometry, plot_skip_comparison
-from ddpm_helpers.reverse import ddim_sigma, ddim_step, q_posterior
-from ddpm_helpers.sampling import ddim_sample, ddim_timesteps, ddpm_sample
-from ddpm_helpers.schedules import NoiseSchedule
+from ddpm_helpers.core.reverse import ddim_sigma, ddim_step, q_posterior
+from ddpm_helpers.core.sampling import ddim_sample, ddim_timesteps, ddpm_sample
+from ddpm_helpers.core.schedules import NoiseSchedule
 from ddpm_helpers.troubleshooting import respace
 
 S = NoiseSchedule.linear(1000)

@@ -29,7 +29,8 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 import ddpm_helpers as H
-from ddpm_helpers import anatomy, ddim_extras, experiments, metrics, sampling, troubleshooting, widgets
+from ddpm_helpers import anatomy, ddim_extras, experiments, troubleshooting, widgets
+from ddpm_helpers.core import metrics, sampling
 
 PKG = str(Path(H.__file__).parent)
 
@@ -268,7 +269,7 @@ def test_sampler_steps_read_no_model_device_value():
 
 # ----------------------------------------------------------------------------- precision by capability
 def test_auto_precision_by_capability(monkeypatch):
-    from ddpm_helpers import runtime
+    from ddpm_helpers.core import runtime
 
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))  # T4 (Colab)
     assert runtime.resolve_amp("auto", "cuda") == "fp16"
@@ -364,7 +365,7 @@ def test_an_installed_package_caches_in_the_user_cache_dir(monkeypatch, tmp_path
     """Installed from git or a wheel (no pyproject.toml and notebooks/ beside the package), the
     FashionMNIST cache and the instructor tools' build folder go to the platform's user cache
     directory, not into site-packages; a clone keeps data/ and build/."""
-    from ddpm_helpers import data, paths
+    from ddpm_helpers.core import data, paths
 
     assert paths.is_clone() and data.fashion_cache_dir() == paths.REPO_ROOT / "data" / "FashionMNIST" / "raw"
     monkeypatch.delenv("DDPM_CACHE_DIR", raising=False)

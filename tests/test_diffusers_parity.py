@@ -12,10 +12,10 @@ import torch
 diffusers = pytest.importorskip("diffusers")
 from diffusers import DDIMScheduler, DDPMScheduler  # noqa: E402
 
-from ddpm_helpers.forward import q_sample  # noqa: E402
-from ddpm_helpers.reverse import ddim_step, ddpm_step  # noqa: E402
-from ddpm_helpers.sampling import ddim_sample, ddim_timesteps  # noqa: E402
-from ddpm_helpers.schedules import NoiseSchedule  # noqa: E402
+from ddpm_helpers.core.forward import q_sample  # noqa: E402
+from ddpm_helpers.core.reverse import ddim_step, ddpm_step  # noqa: E402
+from ddpm_helpers.core.sampling import ddim_sample, ddim_timesteps  # noqa: E402
+from ddpm_helpers.core.schedules import NoiseSchedule  # noqa: E402
 
 KINDS = {"linear": "linear", "cosine": "squaredcos_cap_v2"}
 EPS32 = float(torch.finfo(torch.float32).eps)

@@ -1,4 +1,4 @@
-"""Instructors' editions: the student edition and the reveal.js slides (ddpm_helpers.editions).
+"""Instructors' editions: the student edition and the reveal.js slides (ddpm_helpers.cli.editions).
 
 Both editions are proven to behave: every exercise's self-check PASSES on the instructor's solution
 and FAILS (returns False, raises nothing, says "not solved") on the committed student edition's stub
@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ddpm_helpers.editions import (BEGIN_SOLUTION, CODE_STUB, END_SOLUTION, STUDENT_DIR, TEXT_STUB, build_slides,
+from ddpm_helpers.cli.editions import (BEGIN_SOLUTION, CODE_STUB, END_SOLUTION, STUDENT_DIR, TEXT_STUB, build_slides,
                                    build_student, clear_solutions, is_solution, student_notebook)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,7 +167,7 @@ def test_committed_student_edition_is_what_the_generator_makes(student_dir):
     committed = sorted(p.name for p in STUDENT_DIR.iterdir()) if STUDENT_DIR.is_dir() else []
     assert committed == made, f"student/ holds {committed}, the generator makes {made}; run `make student`"
     stale = [n for n in made if (student_dir / n).read_bytes() != (STUDENT_DIR / n).read_bytes()]
-    assert not stale, f"student/{stale} differ from what `python -m ddpm_helpers.editions student` makes; run it"
+    assert not stale, f"student/{stale} differ from what `python -m ddpm_helpers.cli.editions student` makes; run it"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

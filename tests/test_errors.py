@@ -7,15 +7,15 @@ import re
 import pytest
 import torch
 
-from ddpm_helpers import data as data_mod
-from ddpm_helpers.data import load_fashion_mnist, make_moons_data
-from ddpm_helpers.forward import forward_step, q_sample
-from ddpm_helpers.metrics import chamfer_distance, mmd_rbf
-from ddpm_helpers.models import MLPConfig, TimeMLP, UNet, UNetConfig, build_model, sinusoidal_embedding
-from ddpm_helpers.reverse import ddim_step, ddpm_step, predict_x0, q_posterior
-from ddpm_helpers.sampling import ddim_sample, ddim_timesteps, ddpm_sample
-from ddpm_helpers.schedules import NoiseSchedule
-from ddpm_helpers.training import load_checkpoint, save_checkpoint, train
+from ddpm_helpers.core import data as data_mod
+from ddpm_helpers.core.data import load_fashion_mnist, make_moons_data
+from ddpm_helpers.core.forward import forward_step, q_sample
+from ddpm_helpers.core.metrics import chamfer_distance, mmd_rbf
+from ddpm_helpers.core.models import MLPConfig, TimeMLP, UNet, UNetConfig, build_model, sinusoidal_embedding
+from ddpm_helpers.core.reverse import ddim_step, ddpm_step, predict_x0, q_posterior
+from ddpm_helpers.core.sampling import ddim_sample, ddim_timesteps, ddpm_sample
+from ddpm_helpers.core.schedules import NoiseSchedule
+from ddpm_helpers.core.training import load_checkpoint, save_checkpoint, train
 
 S = NoiseSchedule.linear(10)
 X = torch.zeros(3, 2)

@@ -11,8 +11,8 @@ import torch
 
 from ddpm_helpers import exercises as ex
 from ddpm_helpers.elbo import elbo_weights
-from ddpm_helpers.reverse import ddim_sigma
-from ddpm_helpers.schedules import NoiseSchedule
+from ddpm_helpers.core.reverse import ddim_sigma
+from ddpm_helpers.core.schedules import NoiseSchedule
 from ddpm_helpers.troubleshooting import respace
 
 R = math.sqrt

@@ -12,8 +12,8 @@ import math
 import pytest
 import torch
 
-from ddpm_helpers.forward import forward_step, q_sample
-from ddpm_helpers.schedules import NoiseSchedule
+from ddpm_helpers.core.forward import forward_step, q_sample
+from ddpm_helpers.core.schedules import NoiseSchedule
 
 N = 20000
 X0 = torch.tensor([-1.5, 0.0, 0.7, 2.0])  # a few scalars, each checked separately

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from ddpm_helpers.data import make_moons_data
-from ddpm_helpers.metrics import chamfer_distance, mmd_rbf, moons_floor
+from ddpm_helpers.core.data import make_moons_data
+from ddpm_helpers.core.metrics import chamfer_distance, mmd_rbf, moons_floor
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,9 @@
-"""Error bars for FID/KID (ddpm_helpers.metrics): the eigenvalue FID equals the sqrtm one, bootstrap
+"""Error bars for FID/KID (ddpm_helpers.core.metrics): the eigenvalue FID equals the sqrtm one, bootstrap
 spreads shrink like 1/sqrt(n), and the floor's spread over independent draws of real images."""
 import numpy as np
 import pytest
 
-from ddpm_helpers.metrics import (classifier_features, fid_from_features, frechet_distance, frechet_distance_eig,
+from ddpm_helpers.core.metrics import (classifier_features, fid_from_features, frechet_distance, frechet_distance_eig,
                                   image_quality_ci, quality_bootstrap, real_floor_spread)
 
 
@@ -39,7 +39,7 @@ def test_bootstrap_spread_shrinks_with_n():
 
 @pytest.fixture(scope="module")
 def fashion():
-    from ddpm_helpers.data import load_fashion_mnist
+    from ddpm_helpers.core.data import load_fashion_mnist
 
     x, _ = load_fashion_mnist("test")
     return x

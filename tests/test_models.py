@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from ddpm_helpers.models import (MLPConfig, TimeMLP, UNet, UNetConfig, build_model, config_dict,
+from ddpm_helpers.core.models import (MLPConfig, TimeMLP, UNet, UNetConfig, build_model, config_dict,
                                  count_parameters, model_kind, sinusoidal_embedding)
 
 

@@ -8,9 +8,9 @@ import torch
 
 from ddpm_helpers import exercises as ex
 from ddpm_helpers.anatomy import filmstrip_frames, format_shape_table, loss_per_timestep, trace_shapes, x0_predictions
-from ddpm_helpers.models import UNet, UNetConfig, sinusoidal_embedding
-from ddpm_helpers.sampling import ddim_sample, ddim_timesteps
-from ddpm_helpers.schedules import NoiseSchedule
+from ddpm_helpers.core.models import UNet, UNetConfig, sinusoidal_embedding
+from ddpm_helpers.core.sampling import ddim_sample, ddim_timesteps
+from ddpm_helpers.core.schedules import NoiseSchedule
 from ddpm_helpers.troubleshooting import (BUGS, gallery_markdown, respace, sample_correct, sample_full_noise_subtracted,
                                           sample_noise_sign_flipped, sample_unscaled_pixels,
                                           troubleshooting_gallery)

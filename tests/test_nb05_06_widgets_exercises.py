@@ -10,7 +10,7 @@ import torch
 
 from conftest import TinyEps
 from ddpm_helpers import exercises as ex
-from ddpm_helpers.schedules import NoiseSchedule
+from ddpm_helpers.core.schedules import NoiseSchedule
 from ddpm_helpers.widgets import ddim_panel, elbo_weights_panel, posterior_panel
 
 

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ddpm_helpers import widgets
-from ddpm_helpers.schedules import NoiseSchedule
+from ddpm_helpers.core.schedules import NoiseSchedule
 
 MIN_SIDE_PX = 500  # a picture smaller than this (on its longer side) is unreadable on a projector
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_helpers.forward import q_sample
-from ddpm_helpers.reverse import ddim_sigma, ddim_step, ddpm_step, predict_x0, q_posterior
-from ddpm_helpers.sampling import ddim_sample, ddim_timesteps, ddpm_sample
-from ddpm_helpers.schedules import NoiseSchedule
+from ddpm_helpers.core.forward import q_sample
+from ddpm_helpers.core.reverse import ddim_sigma, ddim_step, ddpm_step, predict_x0, q_posterior
+from ddpm_helpers.core.sampling import ddim_sample, ddim_timesteps, ddpm_sample
+from ddpm_helpers.core.schedules import NoiseSchedule
 
 
 # ----------------------------------------------------------------------------- predict_x0

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_helpers.schedules import NoiseSchedule
+from ddpm_helpers.core.schedules import NoiseSchedule
 
 
 # ----------------------------------------------------------------------------- pinned numbers

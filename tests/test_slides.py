@@ -1,6 +1,6 @@
-"""Slides without a browser (ddpm_helpers.slides, ddpm_helpers.plots' presentation size).
+"""Slides without a browser (ddpm_helpers.cli.slides, ddpm_helpers.plots' presentation size).
 
-* every notebook's slide metadata follows the rule of :func:`ddpm_helpers.slides.slide_types`
+* every notebook's slide metadata follows the rule of :func:`ddpm_helpers.cli.slides.slide_types`
   (so later content edits keep each section a slide and each slider panel on a subslide of its own);
 * the rule itself on small hand-made notebooks, and that applying it is idempotent;
 * an offline deck references no network address in any ``src``/``href`` it loads, and ships the files
@@ -19,7 +19,7 @@ import nbformat
 import pytest
 
 from ddpm_helpers import plots
-from ddpm_helpers.slides import (ASSETS, NPM_ASSETS, RISE_PLUGIN, RISE_SETTINGS, RUN_ALL_SHORTCUT, SHORTCUTS_PLUGIN,
+from ddpm_helpers.cli.slides import (ASSETS, NPM_ASSETS, RISE_PLUGIN, RISE_SETTINGS, RUN_ALL_SHORTCUT, SHORTCUTS_PLUGIN,
                                  apply_slide_metadata, build_slides,
                                  check_slide_metadata, install_rise_settings, rise_path, slide_types,
                                  static_notebook)
@@ -71,7 +71,7 @@ def test_apply_is_idempotent_and_touches_only_slide_types():
 def test_notebook_slide_metadata_follows_the_rule(path):
     nb = nbformat.read(path, as_version=4)
     problems = check_slide_metadata(nb)
-    assert not problems, (f"{path.name}: slide metadata breaks the rule (run `python -m ddpm_helpers.slides "
+    assert not problems, (f"{path.name}: slide metadata breaks the rule (run `python -m ddpm_helpers.cli.slides "
                           f"metadata` to set it):\n" + "\n".join(problems))
     types = slide_types(nb)
     headings = [c for c in nb.cells if c.cell_type == "markdown" and re.match(r"#{1,2}\s", c.source)]
@@ -198,7 +198,7 @@ def test_figure_mode_errors(monkeypatch):
 # -- the command lines ---------------------------------------------------------------------------------
 
 def test_metadata_command_checks_and_sets(tmp_path, capsys):
-    from ddpm_helpers.slides import main
+    from ddpm_helpers.cli.slides import main
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [_md("# T"), _code("x = 1"), _md("after code")]
@@ -212,7 +212,7 @@ def test_metadata_command_checks_and_sets(tmp_path, capsys):
 
 
 def test_editions_slides_command_builds_offline_decks(tmp_path, capsys):
-    from ddpm_helpers.editions import main
+    from ddpm_helpers.cli.editions import main
 
     assert main(["slides", "--out", str(tmp_path), NOTEBOOKS[0].stem]) == 0
     assert str(tmp_path / f"{NOTEBOOKS[0].stem}.slides.html") in capsys.readouterr().out

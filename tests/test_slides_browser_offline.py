@@ -6,7 +6,7 @@ tests/test_browser.py) with every request that is not ``file:``/``data:``/``blob
 
 1. the page asked for nothing outside its folder (every aborted request is listed on failure);
 2. the slide layout: reveal.js started, with one horizontal slide per ``slide`` cell and one vertical
-   slide per ``subslide`` cell of :func:`ddpm_helpers.slides.slide_types`, at 1280x720 and 1920x1080
+   slide per ``subslide`` cell of :func:`ddpm_helpers.cli.slides.slide_types`, at 1280x720 and 1920x1080
    (reveal.js scales the 1280x720 slide: the scale grows 1.5x between the two);
 3. the maths rendered: MathJax typeset every ``$...$`` of the markdown cells into SVG (one rendered
    formula per ``$`` pair), and no raw ``$`` or TeX command (``\\sqrt``, ``\\bar``, ...) is left in
@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ddpm_helpers.slides import build_slides, slide_types
+from ddpm_helpers.cli.slides import build_slides, slide_types
 from test_browser import headless_chromium
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,8 +5,8 @@ As tests/test_browser.py does for JupyterLab (and with its server and browser he
 1. starts JupyterLab (with jupyterlab-rise, from requirements.txt) on a free localhost port, with
    ``DDPM_QUICK=1`` and the presentation figure size ``DDPM_FIGURES=presentation`` in the kernel's
    environment, and the RISE settings and "run all cells" key that ``make lab`` installs
-   (:data:`ddpm_helpers.slides.RISE_SETTINGS`, :data:`~ddpm_helpers.slides.RUN_ALL_SHORTCUT`);
-2. opens notebook 01 straight in the slideshow (:func:`ddpm_helpers.slides.rise_path`, the URL
+   (:data:`ddpm_helpers.cli.slides.RISE_SETTINGS`, :data:`~ddpm_helpers.cli.slides.RUN_ALL_SHORTCUT`);
+2. opens notebook 01 straight in the slideshow (:func:`ddpm_helpers.cli.slides.rise_path`, the URL
    ``make present`` opens), runs all cells from the keyboard and waits until every code cell has
    run, failing with the first traceback shown;
 3. goes to the slide that holds the timestep slider's panel, checks the panel is on the slide
@@ -30,7 +30,7 @@ from unittest import mock
 
 import pytest
 
-from ddpm_helpers.slides import RISE_PLUGIN, RISE_SETTINGS, RUN_ALL_SHORTCUT, rise_path
+from ddpm_helpers.cli.slides import RISE_PLUGIN, RISE_SETTINGS, RUN_ALL_SHORTCUT, rise_path
 from test_browser import (_find_slider, _in_ci, _panel_error, _picture, _unavailable, find_chromium,
                           headless_chromium, lab_server)
 

@@ -6,13 +6,13 @@ import pytest
 import torch
 from torch import nn
 
-from ddpm_helpers.data import make_moons_data
-from ddpm_helpers.metrics import chamfer_distance, moons_floor
-from ddpm_helpers.models import MLPConfig, TimeMLP, UNet, UNetConfig
-from ddpm_helpers.runtime import budget, is_quick, pick_device, seed_everything
-from ddpm_helpers.sampling import ddpm_sample
-from ddpm_helpers.schedules import NoiseSchedule
-from ddpm_helpers.training import TrainConfig, load_checkpoint, save_checkpoint, train
+from ddpm_helpers.core.data import make_moons_data
+from ddpm_helpers.core.metrics import chamfer_distance, moons_floor
+from ddpm_helpers.core.models import MLPConfig, TimeMLP, UNet, UNetConfig
+from ddpm_helpers.core.runtime import budget, is_quick, pick_device, seed_everything
+from ddpm_helpers.core.sampling import ddpm_sample
+from ddpm_helpers.core.schedules import NoiseSchedule
+from ddpm_helpers.core.training import TrainConfig, load_checkpoint, save_checkpoint, train
 
 SMALL = NoiseSchedule.linear(100, 1e-3, 0.1)
 
@@ -210,7 +210,7 @@ def test_checkpoint_with_betas_only_still_loads(tmp_path):
 
 
 def test_shipped_checkpoint_loads_if_present():
-    from ddpm_helpers.pretrained import WEIGHTS_DIR
+    from ddpm_helpers.cli.pretrained import WEIGHTS_DIR
 
     path = WEIGHTS_DIR / "fashion_unet.pt"
     if not path.is_file():

@@ -3,7 +3,7 @@ import pytest
 import torch
 from matplotlib.patches import FancyBboxPatch
 
-from ddpm_helpers.models import ResBlock, UNet, UNetConfig
+from ddpm_helpers.core.models import ResBlock, UNet, UNetConfig
 from ddpm_helpers.unet_diagram import plot_unet_diagram, unet_layout
 
 

@@ -1,10 +1,10 @@
 r"""Slides of the notebooks: the slide metadata, live RISE slideshows and offline reveal.js decks.
 
-Three things live here (the student edition is in :mod:`ddpm_helpers.editions`):
+Three things live here (the student edition is in :mod:`ddpm_helpers.cli.editions`):
 
 * **Slide metadata** (:func:`slide_types`, :func:`apply_slide_metadata`, :func:`check_slide_metadata`):
   every cell's ``"slideshow": {"slide_type": ...}`` follows one rule, computed from the cells
-  themselves, so it survives edits (``python -m ddpm_helpers.slides metadata`` re-applies it;
+  themselves, so it survives edits (``python -m ddpm_helpers.cli.slides metadata`` re-applies it;
   ``tests/test_slides.py`` fails when a notebook breaks it):
 
   ===============================================  ============  ===================================
@@ -48,7 +48,7 @@ from pathlib import Path
 
 import nbformat
 
-from .paths import NOTEBOOKS_DIR, build_dir
+from ..core.paths import NOTEBOOKS_DIR, build_dir
 
 from .editions import COLAB_TAG
 
@@ -56,7 +56,7 @@ __all__ = ["SLIDE_TYPES", "PANEL_CALL", "NPM_ASSETS", "TEMPLATE", "slide_types",
            "check_slide_metadata", "set_slide_metadata", "fetch_assets", "static_notebook", "build_slides",
            "RISE_SETTINGS", "RUN_ALL_SHORTCUT", "rise_path", "install_rise_settings", "main"]
 
-# a clone's folders (ddpm_helpers.paths): installed from a wheel or git the notebooks are not there
+# a clone's folders (ddpm_helpers.core.paths): installed from a wheel or git the notebooks are not there
 # (the commands then need --src) and the build output goes to the user cache
 BUILD_DIR = build_dir()
 VENDOR_DIR = BUILD_DIR / "vendor"
@@ -434,7 +434,7 @@ def _sha(path: Path) -> str:
 # -- command line -----------------------------------------------------------------------------------
 
 def add_slides_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of ``slides`` (shared with ``python -m ddpm_helpers.editions slides``)."""
+    """The options of ``slides`` (shared with ``python -m ddpm_helpers.cli.editions slides``)."""
     p.add_argument("--src", default=str(NOTEBOOKS_DIR), help="folder of the notebooks")
     p.add_argument("--out", default=str(BUILD_DIR / "slides"), help="output folder")
     p.add_argument("--execute", action="store_true",
@@ -452,7 +452,7 @@ def run_slides(args) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ddpm_helpers.slides",
+    parser = argparse.ArgumentParser(prog="python -m ddpm_helpers.cli.slides",
                                      description="Slide metadata, and offline reveal.js decks of the notebooks.")
     sub = parser.add_subparsers(dest="command", required=True)
     add_slides_arguments(sub.add_parser("build", help="build/slides/: each notebook as an offline reveal.js deck"))

@@ -15,7 +15,7 @@ Architecture (Shapes for x (B, 1, 28, 28) in [-1, 1]):
     flatten, linear (2w*49 -> embed_dim) + ReLU           -> (B, embed_dim)   the features (/ feature_scale)
     dropout, linear (embed_dim -> 10)                     -> (B, 10)          the logits
 
-Train it again with ``python -m ddpm_helpers.pretrained train-classifier``.
+Train it again with ``python -m ddpm_helpers.cli.pretrained train-classifier``.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ FashionMNIST is read from the four original IDX ``.gz`` files, searched in this 
 2. ``$DDPM_DATA_DIR``,
 3. the cache: ``data/FashionMNIST/raw`` in a clone of the repository; the user cache directory
    (``~/.cache/ddpm_helpers/FashionMNIST/raw`` on Linux) when the package is installed, not
-   cloned (see :mod:`ddpm_helpers.paths`),
+   cloned (see :mod:`ddpm_helpers.core.paths`),
 4. ``/usr/share/datasets/fashion-mnist`` (Debian's package ``dataset-fashion-mnist``),
 5. only then a download through torchvision into the cache (needs internet).
 
@@ -150,14 +150,14 @@ def to_unit_range(x: torch.Tensor) -> torch.Tensor:
 
 
 def main(argv=None) -> int:
-    """``python -m ddpm_helpers.data [--no-download]``: find (or download) FashionMNIST and say where.
+    """``python -m ddpm_helpers.core.data [--no-download]``: find (or download) FashionMNIST and say where.
 
     Exit status 1 (with the explanation) when the files are nowhere; ``make data`` then installs
     Debian's ``dataset-fashion-mnist`` where it can, before trying the download.
     """
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m ddpm_helpers.data", description=main.__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m ddpm_helpers.core.data", description=main.__doc__.splitlines()[0])
     p.add_argument("--no-download", action="store_true", help="only look in the known folders")
     args = p.parse_args(argv)
     try:

@@ -6,15 +6,15 @@ config, hardware, training time and metrics.
 
 Train the shipped U-Net again (writes ``fashion_unet.pt`` and the training part of its card)::
 
-    python -m ddpm_helpers.pretrained train-unet --minutes 75
+    python -m ddpm_helpers.cli.pretrained train-unet --minutes 75
 
 Train the feature classifier (CPU, a few minutes), and measure the shipped U-Net (FID, KID, the
 real-against-real floors and class histograms; writes ``fashion_unet.metrics.json`` and the
 card's "## Metrics" section from it; with the defaults, n = 500 DDIM-50 samples and n = 50
 DDPM-1000 samples, it takes the time stated in the card, under 10 minutes on a 2-core CPU)::
 
-    python -m ddpm_helpers.pretrained train-classifier
-    python -m ddpm_helpers.pretrained evaluate-unet
+    python -m ddpm_helpers.cli.pretrained train-classifier
+    python -m ddpm_helpers.cli.pretrained evaluate-unet
 """
 from __future__ import annotations
 
@@ -26,16 +26,16 @@ from pathlib import Path
 
 import torch
 
-from .data import load_fashion_mnist
-from .models import UNet, UNetConfig, count_parameters
-from .runtime import configure_threads, pick_device
-from .schedules import NoiseSchedule
-from .training import TrainConfig, load_checkpoint, save_checkpoint, train
+from ..core.data import load_fashion_mnist
+from ..core.models import UNet, UNetConfig, count_parameters
+from ..core.runtime import configure_threads, pick_device
+from ..core.schedules import NoiseSchedule
+from ..core.training import TrainConfig, load_checkpoint, save_checkpoint, train
 
 __all__ = ["WEIGHTS_DIR", "PRETRAINED", "load_pretrained", "hardware_summary", "regenerate_check", "load_card_metrics",
            "metrics_markdown", "write_metrics_card"]
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 PRETRAINED = {
     "fashion_unet": "DDPM U-Net on FashionMNIST (linear schedule, T=1000, epsilon prediction, EMA weights)",
     "fashion_classifier": "Small FashionMNIST CNN: its 128-D penultimate layer is the feature space of "
@@ -92,7 +92,7 @@ def _train_unet(args) -> None:
     result = train(model, x, sched, config)
     steps = prev.get("steps", 0) + result.steps_done
     epochs = steps * config.batch_size / x.shape[0]
-    command = "python -m ddpm_helpers.pretrained " + " ".join(sys.argv[1:])
+    command = "python -m ddpm_helpers.cli.pretrained " + " ".join(sys.argv[1:])
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {
@@ -115,7 +115,7 @@ def _train_unet(args) -> None:
 
 
 def _train_classifier(args) -> None:
-    from .classifier import (ClassifierConfig, FashionClassifier, calibrate_feature_scale, classifier_accuracy,
+    from ..core.classifier import (ClassifierConfig, FashionClassifier, calibrate_feature_scale, classifier_accuracy,
                              train_classifier)
 
     torch.manual_seed(args.seed)
@@ -129,7 +129,7 @@ def _train_classifier(args) -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {
-        "name": out.stem, "command": "python -m ddpm_helpers.pretrained " + " ".join(sys.argv[1:]),
+        "name": out.stem, "command": "python -m ddpm_helpers.cli.pretrained " + " ".join(sys.argv[1:]),
         "hardware": hardware_summary(torch.device("cpu")), "device": "cpu", "torch": str(torch.__version__),
         "date": datetime.date.today().isoformat(), "epochs": args.epochs, "steps": hist["steps"],
         "batch_size": args.batch_size, "lr": args.lr, "optimizer": "AdamW, one-cycle lr, weight decay 1e-4",
@@ -141,7 +141,7 @@ def _train_classifier(args) -> None:
     card = out.with_suffix(".md")
     card.write_text(
         f"# {out.stem}\n\n{PRETRAINED.get(out.stem, 'FashionMNIST classifier')}.\n\n"
-        "Used by `ddpm_helpers.metrics` (FID, KID, class histograms). Its numbers are comparable only with\n"
+        "Used by `ddpm_helpers.core.metrics` (FID, KID, class histograms). Its numbers are comparable only with\n"
         "numbers measured with these same weights, never with published (Inception-based) FIDs.\n\n"
         "## Training\n\n" + "\n".join(f"- **{k}**: {v}" for k, v in meta.items())
         + f"\n- **config**: {model.config}\n- **data**: FashionMNIST train split (60000 images in [-1, 1])\n"
@@ -158,7 +158,7 @@ def _sample_timed(model, sched, n, sampler, seed, batch_size=250):
     """Draw ``n`` samples in batches with a seeded CPU generator; return (samples, seconds)."""
     import time
 
-    from .sampling import ddim_sample, ddpm_sample
+    from ..core.sampling import ddim_sample, ddpm_sample
 
     gen = torch.Generator().manual_seed(seed)
     out, t0 = [], time.perf_counter()
@@ -182,7 +182,7 @@ SAMPLERS = {"ddim50": "DDIM, 50 steps (trailing spacing), eta = 0",
 
 def regenerate_check(model, sched, check: dict) -> dict:
     """Re-measure the card's small "check" entry (same sampler, n and seed) from the given weights."""
-    from .metrics import class_histogram, image_quality
+    from ..core.metrics import class_histogram, image_quality
 
     x, _ = _sample_timed(model, sched, check["n"], check["sampler"], check["seed"])
     q = image_quality(x)
@@ -191,7 +191,7 @@ def regenerate_check(model, sched, check: dict) -> dict:
 
 def metrics_markdown(m: dict) -> str:
     """The "## Metrics" section of a U-Net card, written from the JSON sidecar's dict."""
-    from .data import FASHION_CLASSES
+    from ..core.data import FASHION_CLASSES
 
     lines = [METRICS_HEADER, "",
              f"Measured by `{m['command']}` on {m['hardware']} ({m['date']}).",
@@ -234,12 +234,12 @@ def _evaluate_unet(args) -> None:
     import json
     import time
 
-    from .metrics import class_histogram, image_quality, real_floor
+    from ..core.metrics import class_histogram, image_quality, real_floor
 
     configure_threads(args.threads or None)  # torch's default unless --threads or DDPM_THREADS (runtime.configure_threads)
     start = time.perf_counter()
     model, sched, meta = load_pretrained(args.name)
-    m = {"command": "python -m ddpm_helpers.pretrained " + " ".join(sys.argv[1:]),
+    m = {"command": "python -m ddpm_helpers.cli.pretrained " + " ".join(sys.argv[1:]),
          "hardware": hardware_summary(torch.device("cpu")), "threads": torch.get_num_threads(),
          "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
          "weights_steps": meta.get("steps"), "seed": args.seed, "samplers": {}, "floors": {}}
@@ -267,9 +267,9 @@ def _evaluate_unet(args) -> None:
 
 def _readme_figures(args) -> None:
     """The README's pictures, drawn by the series' own code from the shipped U-Net."""
-    from .anatomy import filmstrip_frames
-    from .plots import plot_filmstrip, plot_sample_grid
-    from .sampling import ddim_sample, ddim_timesteps
+    from ..anatomy import filmstrip_frames
+    from ..plots import plot_filmstrip, plot_sample_grid
+    from ..core.sampling import ddim_sample, ddim_timesteps
 
     configure_threads(args.threads)
     model, sched, meta = load_pretrained("fashion_unet")
@@ -290,7 +290,7 @@ def _readme_figures(args) -> None:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(prog="python -m ddpm_helpers.pretrained", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m ddpm_helpers.cli.pretrained", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     u = sub.add_parser("train-unet", help="train the FashionMNIST U-Net")
@@ -320,7 +320,7 @@ def main(argv=None) -> None:
     e.add_argument("--threads", type=int, default=0, help="torch threads (0: 1 on a <= 2-core CPU, else torch's default)")
     e.add_argument("--name", default="fashion_unet")
     f = sub.add_parser("readme-figures", help="draw the README's pictures from the shipped U-Net")
-    f.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "docs"))
+    f.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "docs"))
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--dpi", type=int, default=100)
     f.add_argument("--threads", type=int, default=None)

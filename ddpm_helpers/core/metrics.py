@@ -87,7 +87,7 @@ def default_classifier():
     """The shipped feature classifier (``load_pretrained("fashion_classifier")``), loaded once."""
     global _DEFAULT_CLASSIFIER
     if _DEFAULT_CLASSIFIER is None:
-        from .pretrained import load_pretrained
+        from ..cli.pretrained import load_pretrained
 
         _DEFAULT_CLASSIFIER = load_pretrained("fashion_classifier")[0]
     return _DEFAULT_CLASSIFIER

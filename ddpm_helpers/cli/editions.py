@@ -16,7 +16,7 @@ cell metadata holds ``"nbgrader": {"solution": true, ...}`` and the answer sits 
         # YOUR CODE HERE
         raise NotImplementedError()
 
-The student edition (``python -m ddpm_helpers.editions student`` or ``make student``) is written to
+The student edition (``python -m ddpm_helpers.cli.editions student`` or ``make student``) is written to
 ``student/`` and committed, so the README's Colab badges and the Binder link open it; a test checks
 that it is byte for byte what this generator makes from ``notebooks/``. :func:`clear_solutions`
 has the semantics of nbgrader's ``ClearSolutions`` preprocessor (``nbgrader generate_assignment``):
@@ -29,8 +29,8 @@ JupyterLab extensions in the environment students open; instructors who use nbgr
 "not solved yet" (it returns False) instead of crashing, until the student writes the answer.
 Outputs are cleared.
 
-Slides (``python -m ddpm_helpers.editions slides`` or ``make slides``) are built by
-:mod:`ddpm_helpers.slides`: ``build/slides/NAME.slides.html``, reveal.js decks that load reveal.js and
+Slides (``python -m ddpm_helpers.cli.editions slides`` or ``make slides``) are built by
+:mod:`ddpm_helpers.cli.slides`: ``build/slides/NAME.slides.html``, reveal.js decks that load reveal.js and
 MathJax from ``build/slides/_assets/`` (no network when viewed). ``--execute`` runs each notebook first
 (set ``DDPM_QUICK=1`` for a fast run) so the slides carry the pictures.
 """
@@ -45,13 +45,13 @@ from pathlib import Path
 
 import nbformat
 
-from .paths import NOTEBOOKS_DIR, REPO_ROOT, build_dir
+from ..core.paths import NOTEBOOKS_DIR, REPO_ROOT, build_dir
 
 __all__ = ["BEGIN_SOLUTION", "END_SOLUTION", "CODE_STUB", "TEXT_STUB", "COLAB_TAG", "COLAB_SETUP_SOURCE",
            "NOTEBOOKS_DIR", "STUDENT_DIR", "BUILD_DIR", "is_solution", "clear_solutions", "student_notebook",
            "build_student", "build_slides", "main"]
 
-# a clone's folders (ddpm_helpers.paths): installed from a wheel or git the notebooks are not there
+# a clone's folders (ddpm_helpers.core.paths): installed from a wheel or git the notebooks are not there
 # (the commands then need --src) and the build output goes to the user cache
 BUILD_DIR = build_dir()
 STUDENT_DIR = REPO_ROOT / "student"  # the committed student edition (README badges, Binder link)
@@ -162,7 +162,7 @@ def build_student(src_dir=NOTEBOOKS_DIR, out_dir=STUDENT_DIR) -> list[Path]:
 def build_slides(src_dir=NOTEBOOKS_DIR, out_dir=BUILD_DIR / "slides", execute: bool = False,
                  hide_code: bool = False, reveal_prefix: str | None = None, names=None,
                  timeout: int | None = None) -> list[Path]:
-    """Offline reveal.js decks ``out_dir/NAME.slides.html``: :func:`ddpm_helpers.slides.build_slides`."""
+    """Offline reveal.js decks ``out_dir/NAME.slides.html``: :func:`ddpm_helpers.cli.slides.build_slides`."""
     from .slides import build_slides as _build_slides
 
     return _build_slides(src_dir, out_dir, execute=execute, hide_code=hide_code, reveal_prefix=reveal_prefix,
@@ -170,7 +170,7 @@ def build_slides(src_dir=NOTEBOOKS_DIR, out_dir=BUILD_DIR / "slides", execute: b
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ddpm_helpers.editions",
+    parser = argparse.ArgumentParser(prog="python -m ddpm_helpers.cli.editions",
                                      description="Build the student edition or reveal.js slides of the notebooks.")
     sub = parser.add_subparsers(dest="command", required=True)
     p_student = sub.add_parser("student", help="student/: solution regions replaced by nbgrader's stubs")

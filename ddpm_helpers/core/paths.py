@@ -14,7 +14,7 @@ from pathlib import Path
 
 __all__ = ["REPO_ROOT", "NOTEBOOKS_DIR", "is_clone", "cache_dir", "build_dir", "notebooks_dir"]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"  # a clone's notebooks (notebooks_dir() checks that they are there)
 
 

@@ -1,0 +1,3 @@
+"""What every notebook's pictures, tables and exercises share: one figure style (``style``), one Markdown
+table builder (``tables``) and one engine that checks students' answers (``checking``). Lessons build on
+these; the core never imports them."""
