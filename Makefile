@@ -25,13 +25,13 @@ install: $(STAMP)
 # dataset-fashion-mnist when we are root on Debian/Ubuntu (as `make browser` does for chromium);
 # only then the download through torchvision (needs internet).
 data: $(STAMP)
-	@$(PY) -m ddpm_helpers.core.data --no-download >/dev/null 2>&1 || \
+	@$(PY) -m ddpm_helpers.cli.data --no-download >/dev/null 2>&1 || \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	   { apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
 	     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; }; }; then \
 	  echo "make data: installed Debian's dataset-fashion-mnist"; \
 	fi
-	$(PY) -m ddpm_helpers.core.data
+	$(PY) -m ddpm_helpers.cli.data
 
 # JupyterLab with live slides: jupyterlab-rise comes with requirements.txt; its settings (a slide taller
 # than the screen scrolls) go into the environment's JupyterLab overrides.json.

@@ -13,6 +13,8 @@ from pathlib import Path
 import torch
 
 from ddpm_helpers.cli.pretrained import hardware_summary
+from ddpm_helpers.core.checkpoints import load_checkpoint, load_pretrained
+from ddpm_helpers.ui.tables import markdown_table
 
 # $DDPM_BENCH_RESULTS redirects the JSON (the smoke tests use it so they never touch results/)
 RESULTS = Path(os.environ.get("DDPM_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")
@@ -25,22 +27,20 @@ def environment(device: torch.device) -> dict:
     except OSError:
         commit = "unknown"
     return {"hardware": hardware_summary(device), "device": str(device), "torch": torch.__version__,
-            "python": platform.python_version(), "torch_threads": torch.get_num_threads(), "date": datetime.datetime.now().isoformat(timespec="seconds"),
-            "commit": commit}
+            "python": platform.python_version(), "torch_threads": torch.get_num_threads(),
+            "date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": commit}
 
 
 def load_model(weights: str, device: torch.device):
     """``(model, sched, meta)`` from shipped weights by name ("fashion_unet") or a checkpoint file's path."""
-    from ddpm_helpers.cli.pretrained import load_pretrained
-    from ddpm_helpers.core.training import load_checkpoint
-
     if weights == "fashion_unet":
         return load_pretrained(weights, device=device)
     if not Path(weights).is_file():
         raise ValueError(f"--weights must be 'fashion_unet' or a checkpoint file, got {weights!r}")
     model, sched, meta = load_checkpoint(weights, device=device)
     if sched is None:
-        raise ValueError(f"--weights {weights!r} holds no noise schedule; save it with save_checkpoint(path, model, sched)")
+        raise ValueError(f"--weights {weights!r} holds no noise schedule; "
+                         "save it with save_checkpoint(path, model, sched)")
     return model, sched, meta
 
 
@@ -73,6 +73,5 @@ def median(xs):
 
 
 def table(rows: list[dict], cols: list[str]) -> str:
-    widths = [max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols]
-    line = lambda vals: "| " + " | ".join(str(v).ljust(w) for v, w in zip(vals, widths)) + " |"  # noqa: E731
-    return "\n".join([line(cols), line(["-" * w for w in widths])] + [line([r.get(c, "") for c in cols]) for r in rows])
+    """``rows`` as a Markdown table with the columns ``cols`` (a missing value is an empty cell)."""
+    return markdown_table(cols, [[r.get(c, "") for c in cols] for r in rows])

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from _common import environment, table, write_json
-from ddpm_helpers import configure_threads, NoiseSchedule, TimeMLP, ddpm_sample, make_moons_data, train
+from ddpm_helpers import NoiseSchedule, TimeMLP, configure_threads, ddpm_sample, make_moons_data, train
 from ddpm_helpers.core.metrics import chamfer_distance, moons_floor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,7 +85,7 @@ def main():
     p.add_argument("--max-blocks", type=int, default=40)
     p.add_argument("--skip-suite", action="store_true")
     args = p.parse_args()
-    threads = configure_threads()  # torch's default (one per core) unless DDPM_THREADS says otherwise
+    configure_threads()  # torch's default (one per core) unless DDPM_THREADS says otherwise
     out = {"env": environment(torch.device("cpu")),
            "moons": moons_time_to_floor(args.factor, args.block, args.max_blocks)}
     if not args.skip_suite:

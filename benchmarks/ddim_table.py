@@ -1,7 +1,7 @@
 """Notebook 06's speed-quality table at a chosen n: DDPM 1000 steps and DDIM 10..250 steps at
 eta in {0, 0.5, 1}, wall time and FID/KID (classifier features, test set), on the shipped U-Net.
 
-Every row starts from the same x_T (``ddim_extras.speed_quality_table``); the real-against-real
+Every row starts from the same x_T (``lessons.ddim.speed.speed_quality_table``); the real-against-real
 floor at the same n (mean and spread over 5 draws) is printed beside it. Each row's FID carries a
 bootstrap spread, and because the rows share x_T a paired bootstrap gives the spread of each row's
 FID minus the first row's (DDPM 1000 when included): a difference over twice its spread tells the rows apart.
@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
 from _common import environment, load_model, table, write_json
 from ddpm_helpers import configure_threads, pick_device
-from ddpm_helpers.ddim_extras import speed_quality_table
 from ddpm_helpers.core.metrics import (_reference_features, classifier_features, paired_fid_bootstrap,
-                                  real_floor_spread)
+                                       real_floor_spread)
+from ddpm_helpers.lessons.ddim.speed import speed_quality_table
 
 
 def main():
@@ -52,8 +50,8 @@ def main():
     print(f"n = {args.n} per row; weights: {meta.get('steps')} steps; floor FID {floor['fid']:.2f} ± "
           f"{floor['fid_std']:.2f} ({floor['seeds']} draws), KID x1e3 {1e3 * floor['kid']:.2f}")
     print(table(out, ["sampler", "seconds", "images/s", "FID", "FID - row 1", "KID x1e3"]))
-    write_json(f"ddim_table_{device.type}", {"env": environment(device), "n": args.n, "weights_steps": meta.get("steps"),
-                                             "floor": floor, "rows": rows})
+    write_json(f"ddim_table_{device.type}", {"env": environment(device), "n": args.n,
+                                             "weights_steps": meta.get("steps"), "floor": floor, "rows": rows})
 
 
 if __name__ == "__main__":

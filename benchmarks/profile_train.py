@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import argparse
 
-import torch
 from torch.profiler import ProfilerActivity, profile
 
 from _common import environment, write_json
-from ddpm_helpers import configure_threads, NoiseSchedule, UNet, load_fashion_mnist, pick_device, train
+from ddpm_helpers import NoiseSchedule, UNet, configure_threads, load_fashion_mnist, pick_device, train
 
 
 def main():
@@ -21,7 +20,7 @@ def main():
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--device", default=None)
     args = p.parse_args()
-    threads = configure_threads()  # torch's default (one per core) unless DDPM_THREADS says otherwise
+    configure_threads()  # torch's default (one per core) unless DDPM_THREADS says otherwise
     device = pick_device(args.device)
     x, _ = load_fashion_mnist("train", device=device)
     sched = NoiseSchedule.linear(1000)

@@ -13,7 +13,7 @@ import functools
 
 import torch
 
-from _common import environment, load_model, interleave, median, table, write_json
+from _common import environment, interleave, load_model, median, table, write_json
 from ddpm_helpers import configure_threads, ddim_sample, ddpm_sample, pick_device
 
 
@@ -24,7 +24,7 @@ def main():
     p.add_argument("--weights", default="fashion_unet", help="shipped weights' name or a checkpoint file")
     p.add_argument("--device", default=None)
     args = p.parse_args()
-    threads = configure_threads()  # torch's default (one per core) unless DDPM_THREADS says otherwise
+    configure_threads()  # torch's default (one per core) unless DDPM_THREADS says otherwise
     device = pick_device(args.device)
     n = args.n or (256 if device.type == "cuda" else 32)
     model, sched, _ = load_model(args.weights, device)

@@ -19,8 +19,17 @@ import argparse
 import torch
 
 from _common import environment, table, write_json
-from ddpm_helpers import (NoiseSchedule, TrainConfig, UNet, configure_threads, ddim_sample, load_fashion_mnist,
-                          pick_device, save_checkpoint, train)
+from ddpm_helpers import (
+    NoiseSchedule,
+    TrainConfig,
+    UNet,
+    configure_threads,
+    ddim_sample,
+    load_fashion_mnist,
+    pick_device,
+    save_checkpoint,
+    train,
+)
 from ddpm_helpers.core.metrics import image_quality, real_floor
 
 
@@ -37,7 +46,7 @@ def main():
                    "(a checkpoint that sampling.py and ddim_table.py take with --weights)")
     p.add_argument("--device", default=None)
     args = p.parse_args()
-    threads = configure_threads()  # torch's default (one per core) unless DDPM_THREADS says otherwise
+    configure_threads()  # torch's default (one per core) unless DDPM_THREADS says otherwise
     device = pick_device(args.device)
     torch.manual_seed(0)
     x, _ = load_fashion_mnist("train", device=device)
@@ -73,7 +82,8 @@ def main():
     write_json(f"time_to_quality_{device.type}", {
         "env": environment(device), "n": args.n, "floor_fid": floor, "factor": args.factor, "lr": args.lr,
         "batch_size": args.batch_size, "minutes_to_quality": reached[0] if reached else None,
-        "minutes_trained": trained, "steps_trained": result.steps_done, "interrupted": result.interrupted, "rows": rows})
+        "minutes_trained": trained, "steps_trained": result.steps_done, "interrupted": result.interrupted,
+        "rows": rows})
 
 
 if __name__ == "__main__":

@@ -3,9 +3,9 @@
 The reference loop is written the way the usual tutorials write it: a torchvision ``DataLoader``
 over ``FashionMNIST`` with per-image ``ToTensor`` + ``Normalize`` transforms, float32, plain Adam,
 no EMA, no gradient clipping; the same U-Net and batch size. Both run in one process, round-robin,
-so the ratio is measured side by side. On the CPU it measures precision (float32, bf16 autocast) x memory format (channels_last,
-contiguous); on CUDA it removes one speed feature at a time (mixed precision, the device-resident
-dataset, channels_last, fused AdamW, torch.compile).
+so the ratio is measured side by side. On the CPU it measures precision (float32, bf16 autocast) x
+memory format (channels_last, contiguous); on CUDA it removes one speed feature at a time (mixed
+precision, the device-resident dataset, channels_last, fused AdamW, torch.compile).
 
     python benchmarks/train_throughput.py            # CPU or the GPU that is there
     python benchmarks/train_throughput.py --steps 20 --rounds 5
@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 
 from _common import environment, interleave, median, table, write_json
-from ddpm_helpers import configure_threads, NoiseSchedule, TrainConfig, UNet, load_fashion_mnist, pick_device, train
-from ddpm_helpers.core.runtime import cpu_has_amx, resolve_amp
+from ddpm_helpers import NoiseSchedule, TrainConfig, UNet, configure_threads, load_fashion_mnist, pick_device, train
 from ddpm_helpers.core.data import find_fashion_mnist
+from ddpm_helpers.core.runtime import cpu_has_amx, resolve_amp
 
 
 def torchvision_dataset(root: Path):

@@ -75,7 +75,8 @@ def test_postbuild_installs_the_package_and_fetches_the_data():
     assert text.startswith("#!/bin/bash") or text.startswith("#!/usr/bin/env bash")
     assert "set -e" in text, "postBuild should stop at the first failing step"
     assert re.search(r"pip install .*-e \.(\s|$)", text), "postBuild must pip install -e . (ddpm_helpers)"
-    assert "python -m ddpm_helpers.core.data" in text, "postBuild must fetch FashionMNIST (python -m ddpm_helpers.core.data)"
+    assert "python -m ddpm_helpers.cli.data" in text, \
+        "postBuild must fetch FashionMNIST (python -m ddpm_helpers.cli.data)"
     if shutil.which("bash"):
         r = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
         assert r.returncode == 0, f"binder/postBuild has a bash syntax error: {r.stderr}"

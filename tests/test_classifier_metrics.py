@@ -59,9 +59,17 @@ def test_fid_from_gaussian_samples_matches_closed_form():
 
 
 def test_fid_handles_fewer_samples_than_features():
+    # 10 samples of 32 features: singular covariances (rank 9). Sets related by a map whose FID is known in
+    # closed form from the first set's mean mu and covariance S (sqrtm of the PSD S^2 or 4 S^2 is S or 2 S):
+    #   f + c: ||c||^2;   2 f: ||mu||^2 + Tr(S);   -f: ||2 mu||^2
     rng = np.random.default_rng(3)
-    v = fid_from_features(rng.normal(size=(10, 32)), rng.normal(size=(50, 32)))
-    assert np.isfinite(v) and v > 0
+    f, c = rng.normal(size=(10, 32)), rng.normal(size=32)
+    mu = f.mean(0)
+    s = (f - mu).T @ (f - mu) / (len(f) - 1)  # the sample covariance, (32, 32)
+    assert np.linalg.matrix_rank(s) == 9
+    assert fid_from_features(f, f + c) == pytest.approx(c @ c, rel=1e-6)
+    assert fid_from_features(f, 2 * f) == pytest.approx(mu @ mu + np.trace(s), rel=1e-6)
+    assert fid_from_features(f, -f) == pytest.approx(4 * mu @ mu, rel=1e-6)
 
 
 # ----------------------------------------------------------------------------- KID
@@ -87,11 +95,35 @@ def test_kid_small_n_mean_matches_large_n_value():
     assert np.mean(small) == pytest.approx(big, abs=4 * np.std(small) / np.sqrt(len(small)))
 
 
+def _mmd_u_brute_force(x, y):
+    """Unbiased MMD^2 with the cubic kernel (x . y / F + 1)^3, pair by pair (Binkowski et al. 2018, eq. 3)."""
+    m, d = len(x), x.shape[1]
+
+    def k(a, b):
+        return (a @ b / d + 1) ** 3
+
+    within = sum(k(x[i], x[j]) + k(y[i], y[j]) for i in range(m) for j in range(m) if i != j)
+    across = sum(k(x[i], y[j]) for i in range(m) for j in range(m))
+    return within / (m * (m - 1)) - 2 * across / m**2
+
+
 def test_kid_returns_mean_and_std_over_subsets():
     rng = np.random.default_rng(6)
-    mean, std = kid_from_features(rng.normal(size=(200, 4)), rng.normal(1.0, 1.0, size=(200, 4)),
-                                  subsets=20, subset_size=50)
-    assert mean > 0 and std > 0
+    x, y = rng.normal(size=(30, 4)), rng.normal(1.0, 1.0, size=(30, 4))
+    # subsets as large as the sets: each subset is the whole set, so every value is the brute-force MMD_u
+    mean, std = kid_from_features(x, y, subsets=3, subset_size=30)
+    assert mean == pytest.approx(_mmd_u_brute_force(x, y), rel=1e-10) and std < 1e-12
+    # a set against a shuffled copy of itself: MMD_u = 2/(m^2 (m-1)) sum_{i!=j} k_ij - 2/m^2 sum_i k_ii,
+    # small (of order 1/m), far below the shifted set's value
+    same = kid_from_features(x, x[::-1].copy(), subsets=1, subset_size=30)[0]
+    assert same == pytest.approx(_mmd_u_brute_force(x, x), rel=1e-10) and abs(same) < 0.1 * mean
+    # random subsets of 10: the mean estimates the whole-set value, the std is the spread of single subsets
+    x, y = rng.normal(size=(200, 4)), rng.normal(1.0, 1.0, size=(200, 4))
+    whole = kid_from_features(x, y, subsets=1, subset_size=200)[0]
+    mean, std = kid_from_features(x, y, subsets=400, subset_size=10)
+    assert mean == pytest.approx(whole, abs=4 * std / np.sqrt(400))
+    singles = [kid_from_features(x, y, subsets=1, subset_size=10, seed=s)[0] for s in range(1000, 1400)]
+    assert std == pytest.approx(np.std(singles), rel=0.15)
 
 
 @pytest.mark.parametrize("kwargs, match", [({"subsets": 0}, "subsets"), ({"subset_size": 1}, "subset_size")])
@@ -141,7 +173,7 @@ def test_classifier_features_shape_and_logits():
 
 
 def test_shipped_classifier_accuracy_on_a_test_slice(test_slice):
-    from ddpm_helpers.cli.pretrained import load_pretrained
+    from ddpm_helpers.core.checkpoints import load_pretrained
 
     clf, _, meta = load_pretrained("fashion_classifier")
     x, y = test_slice
@@ -181,7 +213,7 @@ def test_image_quality_bad_input():
 def test_train_classifier_learns_and_round_trips(tmp_path, fashion_dir):
     from ddpm_helpers.core.classifier import calibrate_feature_scale, train_classifier
     from ddpm_helpers.core.data import load_fashion_mnist
-    from ddpm_helpers.core.training import load_checkpoint, save_checkpoint
+    from ddpm_helpers.core.checkpoints import load_checkpoint, save_checkpoint
 
     x, y = load_fashion_mnist("train", n=1024)
     torch.manual_seed(0)

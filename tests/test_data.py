@@ -8,19 +8,45 @@ import numpy as np
 import pytest
 import torch
 
+from ddpm_helpers.cli.data import main
 from ddpm_helpers.core import data as data_mod
-from ddpm_helpers.core.data import (FILES, MOONS_MEAN, MOONS_STD, DatasetNotFoundError, find_fashion_mnist,
-                               load_fashion_mnist, make_moons_data, to_unit_range)
+from ddpm_helpers.core.data import (
+    FILES,
+    MOONS_MEAN,
+    MOONS_STD,
+    DatasetNotFoundError,
+    find_fashion_mnist,
+    load_fashion_mnist,
+    make_moons_data,
+    to_unit_range,
+)
 
 
 # ----------------------------------------------------------------------------- moons
-def test_moons_constants_remeasured():
-    """MOONS_MEAN / MOONS_STD are the per-axis moments of noiseless moons, to their 4 printed decimals."""
+def test_moons_constants_match_a_large_draw():
+    """The closed-form moments (core/data.py) against 10^6 noiseless make_moons points: the linspace
+    sums differ from the integrals by O(1/n), so they agree to 1e-6 (the old 4-decimal numbers were
+    off by up to 4e-5 and would fail here)."""
     from sklearn.datasets import make_moons
 
     x, _ = make_moons(n_samples=10**6, noise=0.0, random_state=0)
-    np.testing.assert_allclose(x.mean(0), MOONS_MEAN, atol=5e-5)
-    np.testing.assert_allclose(x.std(0), MOONS_STD, atol=5e-5)
+    np.testing.assert_allclose(x.mean(0), MOONS_MEAN, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(x.std(0), MOONS_STD, rtol=0, atol=1e-6)
+
+
+def test_moons_constants_pinned_and_integrated():
+    """Pinned values of the closed forms, and the same moments integrated numerically over the
+    two half circles (s uniform on [0, pi]) with scipy's quadrature."""
+    from scipy.integrate import quad
+
+    assert MOONS_MEAN == (0.5, 0.25)
+    np.testing.assert_allclose(MOONS_STD, (0.8660254037844386, 0.4941559610246641), rtol=0, atol=1e-15)
+    moons = [(lambda s: np.cos(s), lambda s: np.sin(s)), (lambda s: 1 - np.cos(s), lambda s: 0.5 - np.sin(s))]
+    for axis in range(2):
+        mean = sum(quad(lambda s, f=m[axis]: f(s) / np.pi, 0, np.pi)[0] for m in moons) / 2
+        second = sum(quad(lambda s, f=m[axis]: f(s) ** 2 / np.pi, 0, np.pi)[0] for m in moons) / 2
+        assert mean == pytest.approx(MOONS_MEAN[axis], abs=1e-12)
+        assert np.sqrt(second - mean**2) == pytest.approx(MOONS_STD[axis], abs=1e-12)
 
 
 def test_make_moons_data_shape_and_standardisation():
@@ -150,3 +176,16 @@ def test_missing_dataset_download_fails_offline(no_default_dirs, monkeypatch):
     assert "no route to host" in str(info.value)
     _check_helpful(info.value, [data_mod.fashion_cache_dir()])
     assert isinstance(info.value, ValueError)
+
+
+def test_data_command_says_where_or_why_not(fashion_dir, no_default_dirs, monkeypatch, capsys):
+    """`python -m ddpm_helpers.cli.data --no-download` (make data, Binder): exit 0 and the folder when the files
+    are there; exit 1 and the explanation (the folders it looked in) when they are nowhere."""
+    monkeypatch.setenv("DDPM_DATA_DIR", str(no_default_dirs / "nothing_here"))
+    assert main(["--no-download"]) == 1
+    out = capsys.readouterr().out
+    assert "FashionMNIST train files not found" in out and str(data_mod.DEBIAN_DIR) in out
+    env = _link_files(fashion_dir, no_default_dirs / "env")
+    monkeypatch.setenv("DDPM_DATA_DIR", str(env))
+    assert main(["--no-download"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"FashionMNIST {s}: {env}" for s in ("train", "test")]

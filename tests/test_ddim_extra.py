@@ -9,10 +9,10 @@ from torch import nn
 
 from conftest import TinyEps
 from ddpm_helpers import ddim_sample, ddpm_sample
-from ddpm_helpers.ddim_extras import (ddim_invert, ddim_invert_step, ddim_reconstruct, format_table, slerp,
-                                      slerp_path, speed_quality_table)
 from ddpm_helpers.core.reverse import ddim_step
 from ddpm_helpers.core.schedules import NoiseSchedule
+from ddpm_helpers.lessons.ddim.editing import ddim_invert, ddim_invert_step, ddim_reconstruct, slerp, slerp_path
+from ddpm_helpers.lessons.ddim.speed import format_table, speed_quality_table
 
 
 class ConstEps(nn.Module):
@@ -108,7 +108,7 @@ def test_invert_trajectory_and_bad_input(linear1000):
     model = TinyEps()
     x_T, traj = ddim_invert(model, NoiseSchedule.linear(100), torch.zeros(2, 3), steps=10, return_trajectory=True)
     assert traj.shape == (11, 2, 3) and torch.equal(traj[-1], x_T)
-    with pytest.raises(ValueError, match="s must be an int in -1.."):
+    with pytest.raises(ValueError, match=r"s must be an integer in -1..4 \(below t=5; -1 is x_0\)"):
         ddim_invert_step(torch.zeros(2), torch.zeros(2), 5, 5, linear1000)
     with pytest.raises(ValueError, match="steps must be an integer in 1..T"):
         ddim_invert(model, linear1000, torch.zeros(2, 3), steps=0)
@@ -144,7 +144,10 @@ def test_speed_quality_table_rows_and_shared_start(monkeypatch):
     assert [(r["sampler"], r["steps"], r["eta"]) for r in rows] == [
         ("DDPM", 50, 1.0), ("DDIM", 5, 0.0), ("DDIM", 5, 1.0), ("DDIM", 50, 0.0), ("DDIM", 50, 1.0)]
     assert all(s.shape == (5, 1, 4, 4) for s in seen)
-    assert all(r["n"] == 5 and r["seconds"] > 0 and r["fid"] >= 0 and r["model_calls"] == r["steps"] for r in rows)
+    assert all(r["n"] == 5 and r["model_calls"] == r["steps"] for r in rows)
+    # every row's scores are those of its own samples, and its speed is n over its time
+    assert [r["fid"] for r in rows] == [float(s.abs().mean()) for s in seen]
+    assert all(r["images_per_second"] == pytest.approx(5 / r["seconds"]) for r in rows)
     # the same x_T and noise stream per row: DDIM eta=1 with all 50 steps reproduces the DDPM row
     assert torch.allclose(seen[0], seen[4], atol=1e-4)
     # and the table is reproducible

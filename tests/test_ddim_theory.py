@@ -1,4 +1,4 @@
-"""Notebook 06's theory, checked numerically (ddpm_helpers.ddim_theory).
+"""Notebook 06's theory, checked numerically (lessons.ddim.theory, lessons.ddim.speed).
 
 * q_sigma (Song et al. 2021, eq. 7) keeps DDPM's marginals q(x_t | x_0) for every eta: by the closed
   form of the variance and by Monte Carlo;
@@ -14,14 +14,15 @@ import pytest
 import torch
 from conftest import TinyEps
 
-from ddpm_helpers.ddim_theory import (ddim_geometry, q_sigma_marginal_check, q_sigma_posterior,
-                                      respaced_ddpm_sample, skip_comparison)
 from ddpm_helpers.core.data import make_moons_data
-from ddpm_helpers.plots import plot_ddim_geometry, plot_skip_comparison
 from ddpm_helpers.core.reverse import ddim_sigma, ddim_step, q_posterior
 from ddpm_helpers.core.sampling import ddim_sample, ddim_timesteps, ddpm_sample
 from ddpm_helpers.core.schedules import NoiseSchedule
-from ddpm_helpers.troubleshooting import respace
+from ddpm_helpers.lessons.ddim import plot_ddim_geometry, plot_skip_comparison
+from ddpm_helpers.lessons.ddim.speed import premeasured_reading, premeasured_table, table_beside_premeasured
+from ddpm_helpers.lessons.ddim.theory import (ddim_geometry, q_sigma_marginal_check, q_sigma_posterior,
+                                              respaced_ddpm_sample, skip_comparison)
+from ddpm_helpers.lessons.unet.troubleshooting import respace
 
 S = NoiseSchedule.linear(1000)
 
@@ -48,7 +49,9 @@ def test_q_sigma_marginals_by_monte_carlo():
     rows = q_sigma_marginal_check(x0, 600, 200, S, etas=(0.0, 0.5, 1.0), draws=10,
                                   generator=torch.Generator().manual_seed(0))
     assert [r["eta"] for r in rows] == [0.0, 0.5, 1.0]
-    assert rows[0]["sigma2"] == 0 and rows[2]["sigma2"] > rows[1]["sigma2"] > 0
+    for r in rows:  # Song et al. eq. 16 at each eta
+        assert r["sigma2"] == pytest.approx(ddim_sigma(600, 200, S, r["eta"]) ** 2, rel=1e-12, abs=0)
+    assert rows[0]["sigma2"] == 0 and rows[2]["sigma2"] > rows[1]["sigma2"]
     for r in rows:
         assert abs(r["var"] - r["var_expected"]) < 4 * r["var_se"], r
         assert abs(r["mean"]) < 4 * math.sqrt(r["var_expected"] / (2 * 2000 * 10)), r
@@ -146,13 +149,12 @@ def test_bad_arguments_are_refused():
 
 
 def test_premeasured_table_is_labelled_and_read_against_the_noise():
-    from ddpm_helpers.ddim_theory import premeasured_reading, premeasured_table, table_beside_premeasured
-
     pre = premeasured_table()
     assert pre["n"] == 128 and all(r["n"] == 128 for r in pre["rows"])
     assert all("source" in r and ("2026-" in r["source"]) for r in pre["rows"]), "every row says how and when"
     assert {r["sampler"] for r in pre["rows"]} == {"DDPM", "DDIM"} and len(pre["rows"]) == 16
-    own = [{"sampler": "DDIM", "steps": 10, "eta": 0.0, "n": 4, "seconds": 1.0, "fid": 99.0, "kid": 0.5, "kid_std": 0.1}]
+    own = [{"sampler": "DDIM", "steps": 10, "eta": 0.0, "n": 4, "seconds": 1.0, "fid": 99.0, "kid": 0.5,
+            "kid_std": 0.1}]
     md = table_beside_premeasured(own, pre)
     assert "| DDIM | 10 | 0 | 128, 9.2, 10.84, 116 ± 39 | 4, 1.0, 99.00, 500 ± 100 |" in md
     assert md.count("| - |") == 15

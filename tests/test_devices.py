@@ -18,7 +18,6 @@ Three stand-ins for a GPU or a Mac, each failing on a different class of bug:
 """
 from __future__ import annotations
 
-import inspect
 import math
 import sys
 from pathlib import Path
@@ -29,8 +28,15 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 import ddpm_helpers as H
-from ddpm_helpers import anatomy, ddim_extras, experiments, troubleshooting, widgets
 from ddpm_helpers.core import metrics, sampling
+from ddpm_helpers.lessons.ddim import editing, speed
+from ddpm_helpers.lessons.ddim import theory as ddim_theory
+from ddpm_helpers.lessons.ddim.panels import ddim_panel
+from ddpm_helpers.lessons.elbo import bound as elbo
+from ddpm_helpers.lessons.moons import experiments, theory
+from ddpm_helpers.lessons.moons.panels import reverse_sampling_panel
+from ddpm_helpers.lessons.unet import anatomy, troubleshooting
+from ddpm_helpers.lessons.unet.panels import x0_prediction_panel
 
 PKG = str(Path(H.__file__).parent)
 
@@ -98,7 +104,7 @@ def test_samplers_run_on_the_models_device_without_reading_it(on_meta):
     _on_meta(x0, traj)
     assert traj.shape[0] == len(ts) + 1
     _on_meta(experiments.subtract_full_noise(model, sched, x_T, steps=5))
-    x_T2, inv = ddim_extras.ddim_invert(model, sched, torch.randn(3, 2), steps=4, return_trajectory=True)
+    x_T2, inv = editing.ddim_invert(model, sched, torch.randn(3, 2), steps=4, return_trajectory=True)
     _on_meta(x_T2, inv)
     _on_meta(sampling.predict_noise(model, torch.randn(3, 2), 7))
 
@@ -167,16 +173,17 @@ def test_notebook_03_and_05_path_creates_every_tensor_on_a_named_device(moons_re
     eps_T = sampling.predict_noise(result.ema, x_T, sched.T - 1)
     assert eps_T.device.type == "cpu" and torch.isfinite(eps_T).all()
     assert 0 < metrics.chamfer_distance(samples, ref) < 10 and 0 < metrics.mmd_rbf(samples, ref) < 10
-    skipped = experiments.naive_skip_sample(result.ema, sched, n, 5, x_T=x_T, generator=torch.Generator().manual_seed(3))
+    skipped = experiments.naive_skip_sample(result.ema, sched, n, 5, x_T=x_T,
+                                            generator=torch.Generator().manual_seed(3))
     assert skipped.device.type == "cpu" and torch.isfinite(skipped).all()
     traj_blunder = experiments.subtract_full_noise(result.ema, sched, x_T, steps=4)
     assert traj_blunder.shape == (5, n, 2)
-    panel = widgets.reverse_sampling_panel(result.ema, sched, n=n, ks=(1, 5), ref=ref, floor=0.05)
+    panel = reverse_sampling_panel(result.ema, sched, n=n, ks=(1, 5), ref=ref, floor=0.05)
     panel.controls["k"].value = 5
     x0 = H.ddim_sample(result.ema, sched, (n, 2), steps=5, eta=1.0, generator=torch.Generator().manual_seed(4),
                        progress=False)
     assert x0.device.type == "cpu" and torch.isfinite(x0).all()
-    rec = ddim_extras.ddim_reconstruct(result.ema, sched, ref[:8], steps=5)
+    rec = editing.ddim_reconstruct(result.ema, sched, ref[:8], steps=5)
     assert rec["rmse"].shape == (8,)
 
 
@@ -195,11 +202,11 @@ def test_image_helpers_create_every_tensor_on_a_named_device(default_meta):
     assert xs.shape == x0s.shape == (3, 1, 28, 28)
     shapes = anatomy.trace_shapes(model, image, torch.tensor([3], device="cpu"))
     assert shapes and shapes[0][1] == (1, 1, 28, 28)
-    p = widgets.x0_prediction_panel(model, sched, image[0], t=20)
+    p = x0_prediction_panel(model, sched, image[0], t=20)
     p.controls["t"].value = 40
-    p = widgets.ddim_panel(model, sched, n=2, steps=10, seed=0)
+    p = ddim_panel(model, sched, n=2, steps=10, seed=0)
     p.controls["steps"].value = 5
-    rows = ddim_extras.speed_quality_table(model, sched, n=2, steps_list=(2,), etas=(0.0,), metrics=False)
+    rows = speed.speed_quality_table(model, sched, n=2, steps_list=(2,), etas=(0.0,), metrics=False)
     assert len(rows) == 2
     a = H.q_sample(image, 3, sched)[0]
     b = H.forward_step(image, torch.tensor([3], device="cpu"), sched)
@@ -383,14 +390,13 @@ def test_an_installed_package_caches_in_the_user_cache_dir(monkeypatch, tmp_path
 
 def test_the_maths_of_notebooks_05_and_06_names_its_devices(default_meta):
     """ELBO, theory and q_sigma helpers with the default device on meta: they return real CPU numbers."""
-    from ddpm_helpers import ddim_theory, elbo, theory
-
     sched = H.NoiseSchedule.linear(100)
     g = torch.Generator().manual_seed(0)
     kl = elbo.gaussian_kl_monte_carlo(0.0, 1.0, 0.5, 2.0, n=2000, generator=g)
     assert all(math.isfinite(float(v)) for v in (kl if isinstance(kl, tuple) else (kl,)))
     post = elbo.posterior_on_grid(0.7, 0.3, 10, sched)
-    assert all(torch.as_tensor(v, device="cpu").isfinite().all() for v in (post.values() if isinstance(post, dict) else post)
+    assert all(torch.as_tensor(v, device="cpu").isfinite().all()
+               for v in (post.values() if isinstance(post, dict) else post)
                if isinstance(v, (torch.Tensor, float)))
     w = elbo.elbo_weights(sched)
     assert w.device.type == "cpu" and torch.isfinite(w).all()

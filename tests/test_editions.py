@@ -81,7 +81,8 @@ def test_stub_raises_not_implemented_when_called():
 
 
 def test_clear_solutions_markdown_and_whole_cells():
-    assert clear_solutions("Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION", "markdown") == "Why?\nYOUR ANSWER HERE"
+    markdown = "Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION"
+    assert clear_solutions(markdown, "markdown") == "Why?\nYOUR ANSWER HERE"
     assert clear_solutions("x = 1", "code", solution=True) == CODE_STUB
     assert clear_solutions("Because.", "markdown", solution=True) == TEXT_STUB
     assert clear_solutions("x = 1", "code", solution=False) == "x = 1"
@@ -136,7 +137,8 @@ def exercises(nb) -> list[tuple[int, int]]:
 def test_every_notebook_has_exercises_with_self_checks(path):
     nb = nbformat.read(path, as_version=4)
     pairs = exercises(nb)
-    assert len(pairs) >= 2, f"{path.name}: {len(pairs)} nbgrader solution cells; the series has 2-3 exercises per notebook"
+    assert len(pairs) >= 2, (f"{path.name}: {len(pairs)} nbgrader solution cells; the series has 2-3 exercises "
+                             f"per notebook")
     for i, j in pairs:
         assert j is not None and re.search(r"\bcheck\w*\(", nb.cells[j].source), (
             f"{path.name}: the code cell after solution cell {i} must call its self-check (check_...(...)); "
@@ -148,6 +150,21 @@ def test_every_notebook_has_exercises_with_self_checks(path):
         assert nb.cells[i].metadata["nbgrader"].get("grade_id"), f"{path.name}: solution cell {i} lacks a grade_id"
     ids = [nb.cells[i].metadata["nbgrader"]["grade_id"] for i, _ in pairs]
     assert len(set(ids)) == len(ids), f"{path.name}: nbgrader grade_ids must be unique, got {ids}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_exercises_follow_one_naming_convention(path):
+    """The student writes ``my_<name>`` and the next cell runs ``check_<name>(my_<name>)`` (docs/teaching.md)."""
+    nb = nbformat.read(path, as_version=4)
+    for i, j in exercises(nb):
+        defined = re.findall(r"^def (\w+)\(", nb.cells[i].source, flags=re.M)
+        assert len(defined) == 1 and defined[0].startswith("my_"), (
+            f"{path.name}: solution cell {i} must define one function my_<name>, got {defined}")
+        name = defined[0][len("my_"):]
+        assert re.search(rf"\bcheck_{name}\(my_{name}\)", nb.cells[j].source), (
+            f"{path.name}: check cell {j} must run check_{name}(my_{name}); got {nb.cells[j].source!r}")
+        assert nb.cells[i].metadata["nbgrader"]["grade_id"] == f"my_{name}", (
+            f"{path.name}: solution cell {i}'s nbgrader grade_id must be my_{name}")
 
 
 @pytest.fixture(scope="module")

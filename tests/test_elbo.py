@@ -10,10 +10,10 @@ import math
 import pytest
 import torch
 
-from ddpm_helpers.elbo import (elbo_loss_weights, elbo_weights, gaussian_kl, gaussian_kl_monte_carlo, kl_term,
-                               posterior_mean_from_eps, posterior_on_grid, reverse_variances)
 from ddpm_helpers.core.reverse import ddpm_step, predict_x0, q_posterior
 from ddpm_helpers.core.schedules import NoiseSchedule
+from ddpm_helpers.lessons.elbo.bound import (elbo_loss_weights, elbo_weights, gaussian_kl, gaussian_kl_monte_carlo,
+                                             kl_term, posterior_mean_from_eps, posterior_on_grid, reverse_variances)
 
 
 # ----------------------------------------------------------------------------- Gaussian KL

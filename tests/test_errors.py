@@ -8,14 +8,16 @@ import pytest
 import torch
 
 from ddpm_helpers.core import data as data_mod
+from ddpm_helpers.core.checkpoints import build_model, load_checkpoint, save_checkpoint
+from ddpm_helpers.core.checks import check_int, check_number
 from ddpm_helpers.core.data import load_fashion_mnist, make_moons_data
 from ddpm_helpers.core.forward import forward_step, q_sample
 from ddpm_helpers.core.metrics import chamfer_distance, mmd_rbf
-from ddpm_helpers.core.models import MLPConfig, TimeMLP, UNet, UNetConfig, build_model, sinusoidal_embedding
+from ddpm_helpers.core.models import MLPConfig, TimeMLP, UNet, UNetConfig, sinusoidal_embedding
 from ddpm_helpers.core.reverse import ddim_step, ddpm_step, predict_x0, q_posterior
 from ddpm_helpers.core.sampling import ddim_sample, ddim_timesteps, ddpm_sample
 from ddpm_helpers.core.schedules import NoiseSchedule
-from ddpm_helpers.core.training import load_checkpoint, save_checkpoint, train
+from ddpm_helpers.core.training import train
 
 S = NoiseSchedule.linear(10)
 X = torch.zeros(3, 2)
@@ -223,7 +225,7 @@ def test_sinusoidal_odd_dim():
 
 # ----------------------------------------------------------------------------- training and checkpoints
 def test_unknown_train_override():
-    with pytest.raises(ValueError, match=_m("unknown training options", "stepz", "allowed", "steps")):
+    with pytest.raises(ValueError, match=_m("unknown TrainConfig fields", "stepz", "allowed", "steps")):
         train(_mlp(), make_moons_data(10), S, stepz=5, progress=False)
 
 
@@ -273,7 +275,7 @@ def test_bad_data_arguments():
         load_fashion_mnist("train", n=0)
     with pytest.raises(ValueError, match=_m("n must be an integer >= 1", "0")):
         make_moons_data(0)
-    with pytest.raises(ValueError, match=_m("noise must be >= 0", "-0.1")):
+    with pytest.raises(ValueError, match=_m("noise must be", ">= 0", "-0.1")):
         make_moons_data(10, noise=-0.1)
 
 
@@ -282,3 +284,28 @@ def test_bad_point_clouds():
         chamfer_distance(torch.zeros(5), torch.zeros(5, 2))
     with pytest.raises(ValueError, match=_m("same dimension", "2", "3")):
         mmd_rbf(torch.zeros(5, 2), torch.zeros(5, 3))
+
+
+# ----------------------------------------------------------------------------- the one argument-check helper
+@pytest.mark.parametrize("value", [0, 11, 2.0, True, "3", None])
+def test_check_int_messages(value):
+    with pytest.raises(ValueError, match=_m("steps must be an integer in 1..T=10", f"got {value!r}")):
+        check_int("steps", value, 1, 10, hi_name="T")
+    assert check_int("steps", 10, 1, 10) == 10
+
+
+def test_check_int_allow_none():
+    assert check_int("n", None, lo=1, allow_none=True) is None
+    with pytest.raises(ValueError, match=_m("n must be None or an integer >= 1", "got 0")):
+        check_int("n", 0, lo=1, allow_none=True)
+    with pytest.raises(ValueError, match=_m("n must be an integer >= 1", "got None")):
+        check_int("n", None, lo=1)
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.0, math.nan, math.inf, True, "0.5"])
+def test_check_number_half_open_interval(value):
+    with pytest.raises(ValueError, match=_m("ema_decay must be a finite number in [0, 1)", f"got {value!r}")):
+        check_number("ema_decay", value, 0, 1, hi_open=True)
+    assert check_number("ema_decay", 0, 0, 1, hi_open=True) == 0.0
+    with pytest.raises(ValueError, match=_m("lr must be a finite number > 0", "got 0")):
+        check_number("lr", 0, lo=0, lo_open=True)

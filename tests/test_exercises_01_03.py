@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from ddpm_helpers import exercises as ex
+from ddpm_helpers.lessons.forward import check_forward_step, check_q_sample, check_signal_left, check_two_steps
+from ddpm_helpers.lessons.moons import check_predict_x0, check_reverse_step
 
 
 def run(check, answer, capsys):
@@ -32,7 +33,7 @@ FORWARD = [
 
 @pytest.mark.parametrize("answer,ok,words", FORWARD)
 def test_check_forward_step(answer, ok, words, capsys):
-    got, out = run(ex.check_forward_step, answer, capsys)
+    got, out = run(check_forward_step, answer, capsys)
     assert got is ok and words in out
 
 
@@ -52,7 +53,7 @@ SIGNAL = [
 
 @pytest.mark.parametrize("answer,ok,words", SIGNAL)
 def test_check_signal_left(answer, ok, words, capsys):
-    got, out = run(ex.check_signal_left, answer, capsys)
+    got, out = run(check_signal_left, answer, capsys)
     assert got is ok and words in out
 
 
@@ -62,7 +63,8 @@ def _col(v, x):
 
 
 QS = [
-    (lambda x0, t, s, n: _col(s.alpha_bars[t], x0).sqrt() * x0 + _col(1 - s.alpha_bars[t], x0).sqrt() * n, True, "Correct"),
+    (lambda x0, t, s, n: _col(s.alpha_bars[t], x0).sqrt() * x0 + _col(1 - s.alpha_bars[t], x0).sqrt() * n,
+     True, "Correct"),
     (lambda x0, t, s, n: (_col(s.alpha_bars[t], x0).sqrt() * x0 + _col(1 - s.alpha_bars[t], x0).sqrt() * n, n),
      True, "Correct"),  # returning (x_t, noise) like ddpm_helpers is fine
     (lambda x0, t, s, n: s.alpha_bars[t].sqrt() * x0 + (1 - s.alpha_bars[t]).sqrt() * n, False, "wrong axis"),
@@ -79,7 +81,7 @@ QS = [
 
 @pytest.mark.parametrize("answer,ok,words", QS)
 def test_check_q_sample(answer, ok, words, capsys):
-    got, out = run(ex.check_q_sample, answer, capsys)
+    got, out = run(check_q_sample, answer, capsys)
     assert got is ok and words in out
 
 
@@ -96,8 +98,24 @@ TWO = [
 
 @pytest.mark.parametrize("answer,ok,words", TWO)
 def test_check_two_steps(answer, ok, words, capsys):
-    got, out = run(ex.check_two_steps, answer, capsys)
+    got, out = run(check_two_steps, answer, capsys)
     assert got is ok and words in out
+
+
+def test_a_pair_with_two_slips_names_both(capsys):
+    """The engine combines the mistakes of each part of an answer made of several numbers."""
+    got, out = run(check_two_steps, lambda b1, b2: ((1 - b1) * (1 - b2), R(b1 + b2)), capsys)
+    assert got is False and "mean_coef: missing square root" in out and "shrunk by √α₂" in out, out
+    got, out = run(check_two_steps, lambda b1, b2: (0.3, 0.2), capsys)
+    assert got is False and "none of the usual mistakes" in out and "wrong: mean_coef, std" in out, out
+
+
+def test_an_answer_editing_its_inputs_in_place_is_judged_fairly(capsys):
+    """The engine hands the student copies: an in-place answer cannot change the reference's inputs."""
+    got, out = run(check_forward_step, lambda x, b, n: x.mul_(R(1 - b)).add_(R(b) * n), capsys)
+    assert got is True and "Correct" in out, out
+    got, out = run(check_forward_step, "not a function", capsys)
+    assert got is False and "must be a function" in out, out
 
 
 # ---------------------------------------------------------------- 03: reverse step, predict_x0
@@ -127,7 +145,7 @@ REV = [
 
 @pytest.mark.parametrize("answer,ok,words", REV)
 def test_check_reverse_step(answer, ok, words, capsys):
-    got, out = run(ex.check_reverse_step, answer, capsys)
+    got, out = run(check_reverse_step, answer, capsys)
     assert got is ok and words in out
 
 
@@ -143,5 +161,5 @@ X0 = [
 
 @pytest.mark.parametrize("answer,ok,words", X0)
 def test_check_predict_x0(answer, ok, words, capsys):
-    got, out = run(ex.check_predict_x0, answer, capsys)
+    got, out = run(check_predict_x0, answer, capsys)
     assert got is ok and words in out

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from ddpm_helpers.core.models import (MLPConfig, TimeMLP, UNet, UNetConfig, build_model, config_dict,
-                                 count_parameters, model_kind, sinusoidal_embedding)
+from ddpm_helpers.core.checkpoints import build_model, config_dict, model_kind
+from ddpm_helpers.core.models import MLPConfig, TimeMLP, UNet, UNetConfig, count_parameters, sinusoidal_embedding
 
 
 def _grads_reach_every_parameter(model, x, t):

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from ddpm_helpers import exercises as ex
-from ddpm_helpers.anatomy import filmstrip_frames, format_shape_table, loss_per_timestep, trace_shapes, x0_predictions
+from ddpm_helpers.lessons.unet import exercises as ex
 from ddpm_helpers.core.models import UNet, UNetConfig, sinusoidal_embedding
 from ddpm_helpers.core.sampling import ddim_sample, ddim_timesteps
-from ddpm_helpers.core.schedules import NoiseSchedule
-from ddpm_helpers.troubleshooting import (BUGS, gallery_markdown, respace, sample_correct, sample_full_noise_subtracted,
-                                          sample_noise_sign_flipped, sample_unscaled_pixels,
-                                          troubleshooting_gallery)
+from ddpm_helpers.lessons.unet.anatomy import (filmstrip_frames, format_shape_table, loss_per_timestep, trace_shapes,
+                                               x0_predictions)
+from ddpm_helpers.lessons.unet.troubleshooting import (BUGS, gallery_markdown, respace, sample_correct,
+                                                       sample_full_noise_subtracted, sample_noise_sign_flipped,
+                                                       sample_unscaled_pixels, troubleshooting_gallery)
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def small_unet():
 
 # ----------------------------------------------------------------------------- slider panel
 def test_x0_prediction_panel_redraws_on_every_control(small_unet, linear1000):
-    from ddpm_helpers.widgets import x0_prediction_panel
+    from ddpm_helpers.lessons.unet import x0_prediction_panel
 
     x0 = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
     panel = x0_prediction_panel(small_unet, linear1000, x0, t=500)
@@ -167,17 +167,18 @@ def test_filmstrip_frames(tiny_model, linear1000):
 
 # ----------------------------------------------------------------------------- figures
 def test_nb04_figures_draw():
-    from ddpm_helpers import plots
+    from ddpm_helpers.lessons.unet import figures as unet_figures
+    from ddpm_helpers.ui.style import figure_to_array
 
     imgs = torch.rand(6, 1, 28, 28) * 2 - 1
-    figs = [plots.plot_time_embedding(16, 100), plots.plot_sample_grid(imgs, nrow=3),
-            plots.plot_filmstrip(imgs, [5, 4, 3, 2, 1, "x_0"], imgs),
-            plots.plot_loss_per_timestep([0, 50, 99], [1.0, 0.1, 0.01], np.array([0, 50, 100]), np.ones((1, 2))),
-            plots.plot_nearest_neighbours(imgs, imgs, torch.arange(6.0), floor=3.0),
-            plots.plot_class_histogram(np.arange(10), np.ones(10)),
-            plots.plot_troubleshooting_gallery({"correct": ("ok", imgs[:2], ""), "bug": ("bad", imgs[2:5], "")})]
+    figs = [unet_figures.plot_time_embedding(16, 100), unet_figures.plot_sample_grid(imgs, nrow=3),
+            unet_figures.plot_filmstrip(imgs, [5, 4, 3, 2, 1, "x_0"], imgs),
+            unet_figures.plot_loss_per_timestep([0, 50, 99], [1.0, 0.1, 0.01], np.array([0, 50, 100]), np.ones((1, 2))),
+            unet_figures.plot_nearest_neighbours(imgs, imgs, torch.arange(6.0), floor=3.0),
+            unet_figures.plot_class_histogram(np.arange(10), np.ones(10)),
+            unet_figures.plot_troubleshooting_gallery({"correct": ("ok", imgs[:2], ""), "bug": ("bad", imgs[2:5], "")})]
     for f in figs:
-        a = plots.figure_to_array(f)
+        a = figure_to_array(f)
         assert a.ndim == 3 and a[..., :3].std() > 0
-    md = plots.quality_markdown({"x": {"n": 5, "fid": 1.234, "kid": 0.002, "kid_std": 0.001}})
+    md = unet_figures.quality_markdown({"x": {"n": 5, "fid": 1.234, "kid": 0.002, "kid_std": 0.001}})
     assert "| x | 5 | 1.23 | 2.0 ± 1.0 |" in md

@@ -9,9 +9,11 @@ import pytest
 import torch
 
 from conftest import TinyEps
-from ddpm_helpers import exercises as ex
+from ddpm_helpers.lessons.ddim import exercises as ddim_ex
+from ddpm_helpers.lessons.elbo import exercises as elbo_ex
 from ddpm_helpers.core.schedules import NoiseSchedule
-from ddpm_helpers.widgets import ddim_panel, elbo_weights_panel, posterior_panel
+from ddpm_helpers.lessons.ddim import ddim_panel
+from ddpm_helpers.lessons.elbo import elbo_weights_panel, posterior_panel
 
 
 # ----------------------------------------------------------------------------- panels
@@ -87,35 +89,35 @@ def _verdict(capsys, check, fn):
 def test_check_gaussian_kl(capsys):
     def right(m1, v1, m2, v2):
         return 0.5 * (torch.log(torch.as_tensor(v2 / v1)) + (v1 + (m1 - m2) ** 2) / v2 - 1)
-    assert _verdict(capsys, ex.check_gaussian_kl, right)[0]
-    ok, out = _verdict(capsys, ex.check_gaussian_kl, lambda m1, v1, m2, v2: right(m2, v2, m1, v1))
+    assert _verdict(capsys, elbo_ex.check_gaussian_kl, right)[0]
+    ok, out = _verdict(capsys, elbo_ex.check_gaussian_kl, lambda m1, v1, m2, v2: right(m2, v2, m1, v1))
     assert not ok and "swapped" in out
-    ok, out = _verdict(capsys, ex.check_gaussian_kl, lambda m1, v1, m2, v2: right(m1, v1, m2, v2) + 0.5)
+    ok, out = _verdict(capsys, elbo_ex.check_gaussian_kl, lambda m1, v1, m2, v2: right(m1, v1, m2, v2) + 0.5)
     assert not ok and "-1" in out
-    ok, out = _verdict(capsys, ex.check_gaussian_kl, lambda m1, v1, m2, v2: 2 * right(m1, v1, m2, v2))
+    ok, out = _verdict(capsys, elbo_ex.check_gaussian_kl, lambda m1, v1, m2, v2: 2 * right(m1, v1, m2, v2))
     assert not ok and "Twice too large" in out
-    ok, out = _verdict(capsys, ex.check_gaussian_kl, None)
+    ok, out = _verdict(capsys, elbo_ex.check_gaussian_kl, None)
     assert not ok and "Not solved yet" in out
 
 
 def test_check_posterior_mean_eps(capsys):
     r = math.sqrt
-    assert _verdict(capsys, ex.check_posterior_mean_eps, lambda x, e, b, a, ab: (x - b / r(1 - ab) * e) / r(a))[0]
-    ok, out = _verdict(capsys, ex.check_posterior_mean_eps, lambda x, e, b, a, ab: (x + b / r(1 - ab) * e) / r(a))
+    assert _verdict(capsys, elbo_ex.check_posterior_mean_eps, lambda x, e, b, a, ab: (x - b / r(1 - ab) * e) / r(a))[0]
+    ok, out = _verdict(capsys, elbo_ex.check_posterior_mean_eps, lambda x, e, b, a, ab: (x + b / r(1 - ab) * e) / r(a))
     assert not ok and "Wrong sign" in out
-    ok, out = _verdict(capsys, ex.check_posterior_mean_eps, lambda x, e, b, a, ab: (x - b / (1 - ab) * e) / r(a))
+    ok, out = _verdict(capsys, elbo_ex.check_posterior_mean_eps, lambda x, e, b, a, ab: (x - b / (1 - ab) * e) / r(a))
     assert not ok and "Missing square root" in out
-    ok, out = _verdict(capsys, ex.check_posterior_mean_eps, lambda x, e, b, a, ab: (x - r(1 - ab) * e) / r(ab))
+    ok, out = _verdict(capsys, elbo_ex.check_posterior_mean_eps, lambda x, e, b, a, ab: (x - r(1 - ab) * e) / r(ab))
     assert not ok and "whole predicted noise" in out
 
 
 def test_check_elbo_weight(capsys):
-    assert _verdict(capsys, ex.check_elbo_weight, lambda b, a, ab, s2: b**2 / (2 * s2 * a * (1 - ab)))[0]
-    ok, out = _verdict(capsys, ex.check_elbo_weight, lambda b, a, ab, s2: b**2 / (s2 * a * (1 - ab)))
+    assert _verdict(capsys, elbo_ex.check_elbo_weight, lambda b, a, ab, s2: b**2 / (2 * s2 * a * (1 - ab)))[0]
+    ok, out = _verdict(capsys, elbo_ex.check_elbo_weight, lambda b, a, ab, s2: b**2 / (s2 * a * (1 - ab)))
     assert not ok and "Twice too large" in out
-    ok, out = _verdict(capsys, ex.check_elbo_weight, lambda b, a, ab, s2: b / (2 * s2 * a * (1 - ab)))
+    ok, out = _verdict(capsys, elbo_ex.check_elbo_weight, lambda b, a, ab, s2: b / (2 * s2 * a * (1 - ab)))
     assert not ok and "squared" in out
-    ok, out = _verdict(capsys, ex.check_elbo_weight, lambda b, a, ab, s2: b**2 / (2 * s2 * ab * (1 - ab)))
+    ok, out = _verdict(capsys, elbo_ex.check_elbo_weight, lambda b, a, ab, s2: b**2 / (2 * s2 * ab * (1 - ab)))
     assert not ok and "alpha_bar_t where alpha_t belongs" in out
 
 
@@ -124,12 +126,13 @@ def test_check_ddim_sigma(capsys):
 
     def right(ab, abp, eta):
         return eta * r((1 - abp) / (1 - ab)) * r(1 - ab / abp)
-    assert _verdict(capsys, ex.check_ddim_sigma, right)[0]
-    ok, out = _verdict(capsys, ex.check_ddim_sigma, lambda ab, abp, eta: right(ab, abp, 1.0))
+    assert _verdict(capsys, ddim_ex.check_ddim_sigma, right)[0]
+    ok, out = _verdict(capsys, ddim_ex.check_ddim_sigma, lambda ab, abp, eta: right(ab, abp, 1.0))
     assert not ok and "eta is ignored" in out
-    ok, out = _verdict(capsys, ex.check_ddim_sigma, lambda ab, abp, eta: right(ab, abp, eta) ** 2)
+    ok, out = _verdict(capsys, ddim_ex.check_ddim_sigma, lambda ab, abp, eta: right(ab, abp, eta) ** 2)
     assert not ok and "variance" in out
-    ok, out = _verdict(capsys, ex.check_ddim_sigma, lambda ab, abp, eta: eta * r((1 - abp) / (1 - ab)) * r(1 - abp / ab))
+    ok, out = _verdict(capsys, ddim_ex.check_ddim_sigma,
+                       lambda ab, abp, eta: eta * r((1 - abp) / (1 - ab)) * r(1 - abp / ab))
     assert not ok and "square root of a negative number" in out
 
 
@@ -139,13 +142,13 @@ def test_check_ddim_update(capsys):
     def right(x, e, ab, abp, s, z):
         x0 = (x - r(1 - ab) * e) / r(ab)
         return r(abp) * x0 + r(1 - abp - s**2) * e + s * z
-    assert _verdict(capsys, ex.check_ddim_update, right)[0]
-    ok, out = _verdict(capsys, ex.check_ddim_update,
+    assert _verdict(capsys, ddim_ex.check_ddim_update, right)[0]
+    ok, out = _verdict(capsys, ddim_ex.check_ddim_update,
                        lambda x, e, ab, abp, s, z: r(abp) * (x - r(1 - ab) * e) / r(ab) + r(1 - abp) * e + s * z)
     assert not ok and "sqrt(1 - alpha_bar_prev - sigma_t^2)" in out
-    ok, out = _verdict(capsys, ex.check_ddim_update, lambda x, e, ab, abp, s, z: (x - r(1 - ab) * e) / r(ab))
+    ok, out = _verdict(capsys, ddim_ex.check_ddim_update, lambda x, e, ab, abp, s, z: (x - r(1 - ab) * e) / r(ab))
     assert not ok and "whole predicted noise" in out
-    ok, out = _verdict(capsys, ex.check_ddim_update,
+    ok, out = _verdict(capsys, ddim_ex.check_ddim_update,
                        lambda x, e, ab, abp, s, z: r(abp) * (x + r(1 - ab) * e) / r(ab) + r(1 - abp - s**2) * e + s * z)
     assert not ok and "Wrong sign" in out
 
@@ -154,8 +157,8 @@ def test_check_slerp(capsys):
     def right(z0, z1, a):
         om = torch.arccos(z0 @ z1 / (z0.norm() * z1.norm()))
         return (torch.sin((1 - a) * om) * z0 + torch.sin(a * om) * z1) / torch.sin(om)
-    assert _verdict(capsys, ex.check_slerp, right)[0]
-    ok, out = _verdict(capsys, ex.check_slerp, lambda z0, z1, a: (1 - a) * z0 + a * z1)
+    assert _verdict(capsys, ddim_ex.check_slerp, right)[0]
+    ok, out = _verdict(capsys, ddim_ex.check_slerp, lambda z0, z1, a: (1 - a) * z0 + a * z1)
     assert not ok and "straight line" in out
-    ok, out = _verdict(capsys, ex.check_slerp, lambda z0, z1, a: right(z1, z0, a))
+    ok, out = _verdict(capsys, ddim_ex.check_slerp, lambda z0, z1, a: right(z1, z0, a))
     assert not ok and "swapped" in out

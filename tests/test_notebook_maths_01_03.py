@@ -1,13 +1,15 @@
-"""Numbers and formulas taught in notebooks 01-03, pinned (see ddpm_helpers.experiments)."""
+"""Numbers and formulas taught in notebooks 01-03, pinned (lessons.forward.experiments, lessons.moons.experiments)."""
 import math
 
 import pytest
 import torch
 
 from ddpm_helpers import NoiseSchedule, TimeMLP, ddpm_sample, q_sample
-from ddpm_helpers.experiments import (chain_variance, iterate_chain, loss_baselines, naive_skip_sample,
-                                      naive_skip_timesteps, snr_zero_db_crossing, subtract_full_noise,
-                                      terminal_snr_table)
+from ddpm_helpers.lessons.forward.experiments import (chain_variance, iterate_chain, snr_zero_db_crossing,
+                                                      terminal_snr_table)
+from ddpm_helpers.lessons.moons import experiments as moons_experiments
+from ddpm_helpers.lessons.moons.experiments import (loss_baselines, naive_skip_sample, naive_skip_timesteps,
+                                                    subtract_full_noise)
 
 
 def test_terminal_snr_numbers_stated_in_notebook_01():
@@ -64,11 +66,41 @@ def test_two_independent_gaussians_add_variances_and_chain_matches_jump():
 
 
 def test_loss_baselines_are_one_two_zero():
+    """Notebook 03: on q_sample's draws, predicting zero scores E[eps^2] = 1, predicting independent noise
+    E[(z - eps)^2] = 2, and the true noise (read back from x_t with x_0 known) 0, in every bucket."""
     s = NoiseSchedule.linear(100)
-    b = loss_baselines(torch.randn(500, 2), s, [0, 50, 100], n=20000, generator=torch.Generator().manual_seed(0))
-    assert b["predict zero"] == pytest.approx([1, 1], abs=0.03)
-    assert b["predict random noise"] == pytest.approx([2, 2], abs=0.05)
-    assert b["predict the true noise"] == pytest.approx([0, 0])
+    data = 3 * torch.randn(500, 2, generator=torch.Generator().manual_seed(1)) + 2  # far from N(0, I): x_0 matters
+    n = 20000
+    b = loss_baselines(data, s, [0, 50, 100], n=n, generator=torch.Generator().manual_seed(0))
+    assert list(b) == ["predict zero", "predict random noise", "predict the true noise"]
+    # per bucket 2n squared N(0, 1) numbers: E = 1 (var 2) and E = 2 (var 8); 5 standard errors
+    assert b["predict zero"] == pytest.approx([1, 1], abs=5 * math.sqrt(2 / (2 * n)))
+    assert b["predict random noise"] == pytest.approx([2, 2], abs=5 * math.sqrt(8 / (2 * n)))
+    assert b["predict the true noise"] == pytest.approx([0, 0], abs=1e-9)
+
+
+def test_loss_baselines_measure_q_sample_draws(monkeypatch):
+    """The baselines are measured on what q_sample returns: a q_sample whose noise had std 2 would give
+    4 and 4 + 1 = 5, and one whose x_t was not made from the noise it returns breaks the true-noise oracle."""
+    s = NoiseSchedule.linear(100)
+    data = torch.randn(500, 2, generator=torch.Generator().manual_seed(1))
+    real_q_sample = moons_experiments.q_sample
+
+    def loud_q_sample(x0, t, sched, noise=None, generator=None):
+        return real_q_sample(x0, t, sched, noise=2 * torch.randn(x0.shape, generator=generator), generator=generator)
+
+    def inconsistent_q_sample(x0, t, sched, noise=None, generator=None):
+        x_t, _ = real_q_sample(x0, t, sched, generator=generator)
+        return x_t, torch.randn(x0.shape, generator=generator)  # not the noise inside x_t
+
+    monkeypatch.setattr(moons_experiments, "q_sample", loud_q_sample)
+    b = loss_baselines(data, s, [0, 50, 100], n=20000, generator=torch.Generator().manual_seed(0))
+    assert b["predict zero"] == pytest.approx([4, 4], abs=0.15)
+    assert b["predict random noise"] == pytest.approx([5, 5], abs=0.2)
+    assert b["predict the true noise"] == pytest.approx([0, 0], abs=1e-9)
+    monkeypatch.setattr(moons_experiments, "q_sample", inconsistent_q_sample)
+    b = loss_baselines(data, s, [0, 50, 100], n=20000, generator=torch.Generator().manual_seed(0))
+    assert b["predict the true noise"] == pytest.approx([2, 2], abs=0.1)
 
 
 def test_naive_skip_timesteps_and_k1_equals_ddpm_sample():

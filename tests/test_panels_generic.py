@@ -1,4 +1,5 @@
-"""Every slider panel in ddpm_helpers.widgets, found by name, built, drawn and moved from Python.
+"""Every slider panel of every lesson (ddpm_helpers.lessons.<name>.panels), found by name, built, drawn and
+moved from Python.
 
 Robust to panels added later: each public ``*_panel`` function (or one annotated to return a
 ``Panel``) is built with small stand-ins for its required arguments, chosen by parameter name
@@ -12,15 +13,17 @@ notebook helpers' test files move every control.)
 from __future__ import annotations
 
 import base64
+import importlib
 import inspect
 import io
+import pkgutil
 
 import ipywidgets as W
 import pytest
 import torch
 from torch import nn
 
-from ddpm_helpers import widgets
+import ddpm_helpers.lessons
 from ddpm_helpers.core.schedules import NoiseSchedule
 
 MIN_SIDE_PX = 500  # a picture smaller than this (on its longer side) is unreadable on a projector
@@ -51,14 +54,21 @@ STAND_INS = {
 }
 
 
+def panel_modules() -> list:
+    """``ddpm_helpers.lessons.<name>.panels`` of every lesson package."""
+    lessons = [m.name for m in pkgutil.iter_modules(ddpm_helpers.lessons.__path__) if m.ispkg]
+    return [importlib.import_module(f"ddpm_helpers.lessons.{name}.panels") for name in sorted(lessons)]
+
+
 def panel_builders() -> list:
     found = []
-    for name, fn in inspect.getmembers(widgets, inspect.isfunction):
-        if name.startswith("_") or fn.__module__ != widgets.__name__:
-            continue
-        ret = inspect.signature(fn).return_annotation
-        if name.endswith("_panel") or "Panel" in str(ret):
-            found.append((name, fn))
+    for module in panel_modules():
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if name.startswith("_") or fn.__module__ != module.__name__:
+                continue
+            ret = inspect.signature(fn).return_annotation
+            if name.endswith("_panel") or "Panel" in str(ret):
+                found.append((name, fn))
     return found
 
 
@@ -66,7 +76,9 @@ BUILDERS = panel_builders()
 
 
 def test_there_are_panels():
-    assert BUILDERS, "ddpm_helpers.widgets defines no *_panel function"
+    assert len(panel_modules()) == 5, "expected one panels module per lesson (forward, moons, unet, elbo, ddim)"
+    assert {n for n, _ in BUILDERS} >= {"forward_process_panel", "chain_jump_panel", "reverse_sampling_panel",
+                                        "x0_prediction_panel", "posterior_panel", "elbo_weights_panel", "ddim_panel"}
 
 
 def _png_outputs(widget) -> list[bytes]:

@@ -4,8 +4,11 @@ import pytest
 import torch
 
 from ddpm_helpers import NoiseSchedule, TimeMLP, make_moons_data
-from ddpm_helpers import plots
-from ddpm_helpers.widgets import Panel, chain_jump_panel, forward_process_panel, reverse_sampling_panel
+from ddpm_helpers.lessons.forward import (chain_jump_panel, forward_process_panel, plot_chain_variance, plot_schedules,
+                                          terminal_snr_markdown)
+from ddpm_helpers.lessons.moons import moons_animation, plot_skip_damage, reverse_sampling_panel
+from ddpm_helpers.ui.panels import Panel
+from ddpm_helpers.ui.style import figure_to_array
 
 
 def _changed(panel, name, value):
@@ -69,19 +72,19 @@ def test_reverse_sampling_panel_controls_redraw():
 
 def test_figures_have_titles_and_labels():
     s, c = NoiseSchedule.linear(100), NoiseSchedule.cosine(100)
-    fig = plots.plot_schedules({"linear": s, "cosine": c}, t_mark=30)
+    fig = plot_schedules({"linear": s, "cosine": c}, t_mark=30)
     assert all(ax.get_title() and ax.get_xlabel() for ax in fig.axes)
-    fig = plots.plot_chain_variance(s, {"measured": ([0, 50], [0.5, 0.9]), "measured, no shrink": ([0], [1.0])})
+    fig = plot_chain_variance(s, {"measured": ([0, 50], [0.5, 0.9]), "measured, no shrink": ([0], [1.0])})
     assert all(ax.get_title() and ax.get_ylabel() for ax in fig.axes)
-    fig = plots.plot_skip_damage([1, 20], [0.02, 0.1], 0.02, [0.001, 0.01], 0.001)
-    assert len(fig.axes) == 2 and np.isfinite(plots.figure_to_array(fig)).all()
-    md = plots.terminal_snr_markdown([{"T": 300, "beta_end": 0.02, "signal": 0.2192, "snr_db": -12.97}])
+    fig = plot_skip_damage([1, 20], [0.02, 0.1], 0.02, [0.001, 0.01], 0.001)
+    assert len(fig.axes) == 2 and np.isfinite(figure_to_array(fig)).all()
+    md = terminal_snr_markdown([{"T": 300, "beta_end": 0.02, "signal": 0.2192, "snr_db": -12.97}])
     assert "| 300 | 0.02 | 0.2192 | -13.0 |" in md
 
 
 def test_moons_animation_has_the_requested_frames():
     traj = torch.randn(31, 50, 2)
-    html = plots.moons_animation(traj, timesteps=list(range(29, -1, -1)), frames=6).data
+    html = moons_animation(traj, timesteps=list(range(29, -1, -1)), frames=6).data
     assert "<script" in html and html.count("data:image/png;base64") == 6
     with pytest.raises(ValueError, match="frames"):
-        plots.moons_animation(traj, frames=1)
+        moons_animation(traj, frames=1)

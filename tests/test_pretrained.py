@@ -7,18 +7,17 @@ markdown is the one written from that JSON.
 """
 from __future__ import annotations
 
-import re
-
 import json
+import re
 
 import numpy as np
 import pytest
 import torch
 
+from ddpm_helpers.cli.pretrained import metrics_markdown, regenerate_check, write_metrics_card
+from ddpm_helpers.core.checkpoints import PRETRAINED, WEIGHTS_DIR, load_pretrained
 from ddpm_helpers.core.classifier import FashionClassifier, classifier_accuracy
 from ddpm_helpers.core.models import UNet
-from ddpm_helpers.cli.pretrained import (PRETRAINED, WEIGHTS_DIR, load_pretrained, metrics_markdown,
-                                     regenerate_check, write_metrics_card)
 
 LIMITS_MB = {"fashion_unet": 20, "fashion_classifier": 5}
 
@@ -58,7 +57,8 @@ def test_classifier_card_accuracy_is_true(fashion_dir):
 @pytest.fixture(scope="module")
 def unet_metrics():
     path = WEIGHTS_DIR / "fashion_unet.metrics.json"
-    assert path.is_file(), "fashion_unet.metrics.json is missing: run python -m ddpm_helpers.cli.pretrained evaluate-unet"
+    assert path.is_file(), ("fashion_unet.metrics.json is missing: run "
+                            "python -m ddpm_helpers.cli.pretrained evaluate-unet")
     return json.loads(path.read_text())
 
 
@@ -69,7 +69,7 @@ def test_unet_metrics_belong_to_the_shipped_weights(unet_metrics):
         "python -m ddpm_helpers.cli.pretrained evaluate-unet")
     card = (WEIGHTS_DIR / "fashion_unet.md").read_text()
     assert metrics_markdown(unet_metrics) in card, "the card's metrics section is not the one written from the JSON"
-    for key, r in unet_metrics["samplers"].items():
+    for r in unet_metrics["samplers"].values():
         floor = unet_metrics["floors"][str(r["n"])]
         assert r["n"] >= 2 and sum(r["class_histogram"]) == r["n"] and floor["fid"] >= 0
 

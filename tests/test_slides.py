@@ -1,4 +1,4 @@
-"""Slides without a browser (ddpm_helpers.cli.slides, ddpm_helpers.plots' presentation size).
+"""Slides without a browser (ddpm_helpers.cli.slides and cli.deck, ddpm_helpers.ui.style's presentation size).
 
 * every notebook's slide metadata follows the rule of :func:`ddpm_helpers.cli.slides.slide_types`
   (so later content edits keep each section a slide and each slider panel on a subslide of its own);
@@ -18,11 +18,20 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ddpm_helpers import plots
-from ddpm_helpers.cli.slides import (ASSETS, NPM_ASSETS, RISE_PLUGIN, RISE_SETTINGS, RUN_ALL_SHORTCUT, SHORTCUTS_PLUGIN,
-                                 apply_slide_metadata, build_slides,
-                                 check_slide_metadata, install_rise_settings, rise_path, slide_types,
-                                 static_notebook)
+from ddpm_helpers.cli.deck import ASSETS, NPM_ASSETS, build_slides, static_notebook
+from ddpm_helpers.cli.slides import (
+    RISE_PLUGIN,
+    RISE_SETTINGS,
+    RUN_ALL_SHORTCUT,
+    SHORTCUTS_PLUGIN,
+    apply_slide_metadata,
+    check_slide_metadata,
+    install_rise_settings,
+    rise_path,
+    slide_types,
+)
+from ddpm_helpers.lessons.forward import image_row
+from ddpm_helpers.ui import style as figure_style
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -164,35 +173,36 @@ def test_rise_settings_are_valid_for_the_installed_rise():
 def test_presentation_size_fits_the_slide_box(monkeypatch):
     monkeypatch.setenv("DDPM_FIGURES", "presentation")
     for size in [(14, 4.2), (12, 4), (5, 5), (6.5 * 3, 6), (20, 12)]:
-        fig = plots.new_figure(figsize=size)
+        fig = figure_style.new_figure(figsize=size)
         w, h = fig.get_size_inches()
-        assert w <= plots.SLIDE_FIGURE_INCHES[0] + 1e-9 and h <= plots.SLIDE_FIGURE_INCHES[1] + 1e-9
+        assert w <= figure_style.SLIDE_FIGURE_INCHES[0] + 1e-9 and h <= figure_style.SLIDE_FIGURE_INCHES[1] + 1e-9
         assert w / h == pytest.approx(size[0] / size[1])
-        assert fig.dpi == plots.SLIDE_DPI
-    small = plots.new_figure(figsize=(4, 3))
+        assert fig.dpi == figure_style.SLIDE_DPI
+    small = figure_style.new_figure(figsize=(4, 3))
     assert tuple(small.get_size_inches()) == (4, 3), "a figure inside the box keeps its size"
-    assert plots.style()["xtick.labelsize"] == pytest.approx(12 * plots.PRESENTATION_FONT_SCALE)
+    assert figure_style.style()["xtick.labelsize"] == pytest.approx(12 * figure_style.PRESENTATION_FONT_SCALE)
     monkeypatch.delenv("DDPM_FIGURES")
-    assert tuple(plots.new_figure(figsize=(14, 4.2)).get_size_inches()) == (14, 4.2)
-    assert plots.style() == plots.STYLE
+    assert tuple(figure_style.new_figure(figsize=(14, 4.2)).get_size_inches()) == (14, 4.2)
+    assert figure_style.style() == figure_style.STYLE
 
 
 def test_presentation_fonts_reach_the_figures(monkeypatch):
     import torch
 
     monkeypatch.setenv("DDPM_FIGURES", "presentation")
-    fig = plots.image_row([torch.zeros(1, 8, 8)] * 2, titles=["a", "b"], suptitle="s")
-    assert fig._suptitle.get_fontsize() == pytest.approx(plots.STYLE["figure.titlesize"] * plots.PRESENTATION_FONT_SCALE)
+    fig = image_row([torch.zeros(1, 8, 8)] * 2, titles=["a", "b"], suptitle="s")
+    expected = figure_style.STYLE["figure.titlesize"] * figure_style.PRESENTATION_FONT_SCALE
+    assert fig._suptitle.get_fontsize() == pytest.approx(expected)
 
 
 def test_figure_mode_errors(monkeypatch):
     with pytest.raises(ValueError, match=r"mode='slides'; allowed: 'notebook', 'presentation'"):
-        plots.new_figure(mode="slides")
+        figure_style.new_figure(mode="slides")
     monkeypatch.setenv("DDPM_FIGURES", "big")
     with pytest.raises(ValueError, match=r"\$DDPM_FIGURES='big'"):
-        plots.figure_mode()
+        figure_style.figure_mode()
     with pytest.raises(ValueError, match="figsize"):
-        plots.fit_figsize((0, 3), mode="presentation")
+        figure_style.fit_figsize((0, 3), mode="presentation")
 
 
 # -- the command lines ---------------------------------------------------------------------------------

@@ -35,7 +35,8 @@ READY_TIMEOUT_S = 60
 _DECK_STATE_JS = r"""
 () => {
   const out = {total: Reveal.getTotalSlides(), scale: Reveal.getScale(), height: Reveal.getConfig().height,
-               horizontal: Reveal.getHorizontalSlides().map(h => Math.max(1, h.querySelectorAll(':scope > section').length)),
+               horizontal: Reveal.getHorizontalSlides()
+                 .map(h => Math.max(1, h.querySelectorAll(':scope > section').length)),
                slides: []};
   for (const s of Reveal.getSlides()) {
     const i = Reveal.getIndices(s);

@@ -119,7 +119,8 @@ def rise_lab(tmp_path_factory):
     (settings / "@jupyterlab" / "shortcuts-extension" / "shortcuts.jupyterlab-settings").write_text(json.dumps(
         {"shortcuts": [RUN_ALL_SHORTCUT]}))
     with headless_chromium(workdir) as browser, ExitStack() as stack:
-        with mock.patch.dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings), DDPM_FIGURES="presentation"):  # the server copies them
+        # the server copies them
+        with mock.patch.dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(settings), DDPM_FIGURES="presentation"):
             base, token, _log = stack.enter_context(lab_server(served, workdir))
         yield browser, base, token, workdir
 

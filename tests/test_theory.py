@@ -1,4 +1,5 @@
-"""The theory of notebooks 03 and 05 (ddpm_helpers.theory), each formula against something computed without it.
+"""The theory of notebooks 03 and 05 (lessons.moons.theory, lessons.elbo.theory), each formula against something
+computed without it.
 
 * w_t = 1/2 (SNR(t-1)/SNR(t) - 1) against the ELBO weights of ``elbo.elbo_weights`` (Ho et al. eq. 12);
 * sum_t L_t = T E_{t~U}[L_t] and the importance-sampled estimate (Nichol & Dhariwal 2021) against the exact sum;
@@ -15,11 +16,14 @@ import pytest
 import torch
 
 from ddpm_helpers import NoiseSchedule, make_moons_data
-from ddpm_helpers.elbo import elbo_weights
-from ddpm_helpers.theory import (assign_moon, elbo_weights_snr, exact_reverse_step, float64_schedule,
-                                 gaussian_fit_kl, importance_proposal, loss_floor, mixture_marginal, mixture_pdf,
-                                 moons_arc_distances, moons_mass_split, optimal_eps, optimal_x0, score_from_eps,
-                                 sum_over_t_estimate)
+from ddpm_helpers.lessons.elbo import draw_diffusion_chain, plot_exact_reverse_step
+from ddpm_helpers.lessons.elbo.bound import elbo_weights
+from ddpm_helpers.lessons.elbo.theory import (elbo_weights_snr, exact_reverse_step, float64_schedule, gaussian_fit_kl,
+                                              importance_proposal, mixture_marginal, mixture_pdf, sum_over_t_estimate)
+from ddpm_helpers.lessons.moons import plot_denoiser_fields, plot_diffusing_cloud, plot_loss_floor, plot_mass_split
+from ddpm_helpers.lessons.moons.theory import (assign_moon, denoiser_fields, loss_against_floor, loss_floor,
+                                               moons_arc_distances, moons_mass_split, optimal_eps, optimal_x0,
+                                               score_from_eps)
 
 LIN = NoiseSchedule.linear(1000)
 COS = NoiseSchedule.cosine(1000)
@@ -132,7 +136,8 @@ def test_one_point_data_set_has_zero_floor_and_is_denoised_exactly():
     data = torch.tensor([[0.5, -0.25]])
     x_t = torch.randn(4, 2, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(optimal_x0(x_t, 500, data, LIN), data.double().expand(4, 2))
-    assert loss_floor(data, LIN, 100, n=100, generator=torch.Generator().manual_seed(0))[0] == pytest.approx(0, abs=1e-12)
+    floor, _ = loss_floor(data, LIN, 100, n=100, generator=torch.Generator().manual_seed(0))
+    assert floor == pytest.approx(0, abs=1e-12)
 
 
 def test_loss_floor_two_ways_agree_on_the_moons():
@@ -209,8 +214,9 @@ def test_exact_reverse_step_reproduces_the_forward_joint_by_monte_carlo():
 
 def test_small_jumps_are_nearly_gaussian_large_ones_are_not():
     ab = float64_schedule(LIN).alpha_bars
-    one = gaussian_fit_kl(*exact_reverse_step(0.3, ab[199].item(), ab[200].item(), (0.5, 0.5), (-1.0, 1.0), (0.01, 0.01)))
-    far = gaussian_fit_kl(*exact_reverse_step(0.3, 1.0, ab[200].item(), (0.5, 0.5), (-1.0, 1.0), (0.01, 0.01)))
+    mix = ((0.5, 0.5), (-1.0, 1.0), (0.01, 0.01))
+    one = gaussian_fit_kl(*exact_reverse_step(0.3, ab[199].item(), ab[200].item(), *mix))
+    far = gaussian_fit_kl(*exact_reverse_step(0.3, 1.0, ab[200].item(), *mix))
     assert one < 1e-5 and far > 1.0
 
 
@@ -269,7 +275,7 @@ def test_moons_bad_input():
         moons_arc_distances(torch.zeros(4, 3))
 
 
-# ----------------------------------------------------------------------------- a network against the floor, and the pictures
+# ------------------------------------------------------------------------ a network against the floor, and the pictures
 class _OptimalDenoiser(torch.nn.Module):
     """A 'network' that is the optimal denoiser of its data set: its gap to the floor must be 0."""
 
@@ -296,23 +302,21 @@ class _Zero(torch.nn.Module):
 
 
 def test_loss_against_floor_pairs_the_draws():
-    from ddpm_helpers.theory import loss_against_floor
-
     data = make_moons_data(300, seed=0)
-    r = loss_against_floor(_OptimalDenoiser(data, LIN), data, LIN, 100, n=500, generator=torch.Generator().manual_seed(0))
+    r = loss_against_floor(_OptimalDenoiser(data, LIN), data, LIN, 100, n=500,
+                           generator=torch.Generator().manual_seed(0))
     assert abs(r["gap"]) < 1e-4 and r["gap_se"] < 1e-4  # float32 rounding of the network's output only
     z = loss_against_floor(_Zero(), data, LIN, None, n=4000, generator=torch.Generator().manual_seed(1))
     assert abs(z["model"] - 1.0) < 4 * z["model_se"]  # predict zero: E||eps||^2 / D = 1
-    assert z["gap"] > 0 and z["floor"] < z["model"]
+    # the floor is the optimal denoiser's loss on the SAME draws: loss_floor's direct estimate with the same seed
+    floor, floor_se = loss_floor(data, LIN, None, n=4000, generator=torch.Generator().manual_seed(1), method="direct")
+    assert z["floor"] == pytest.approx(floor, rel=1e-9) and z["floor_se"] == pytest.approx(floor_se, rel=1e-9)
+    assert z["gap"] == pytest.approx(z["model"] - z["floor"], abs=1e-12)
     with pytest.raises(ValueError, match="n must be"):
         loss_against_floor(_Zero(), data, LIN, 5, n=0)
 
 
 def test_denoiser_fields_and_pictures():
-    from ddpm_helpers.diagrams import (draw_diffusion_chain, plot_denoiser_fields, plot_diffusing_cloud,
-                                       plot_exact_reverse_step, plot_loss_floor, plot_mass_split)
-    from ddpm_helpers.theory import denoiser_fields
-
     data = make_moons_data(200, seed=0)
     f = denoiser_fields(_OptimalDenoiser(data, LIN), data, LIN, (10, 300), n_grid=5)
     rel = f.pop("relative_difference")
@@ -332,8 +336,6 @@ def test_denoiser_fields_and_pictures():
 def test_every_tensor_is_created_on_a_named_device():
     """With the default device set to meta, a tensor created without a device lands there: it holds no
     data, so the seeded results below would change (or the call would fail)."""
-    from ddpm_helpers.theory import denoiser_fields, loss_against_floor
-
     data = make_moons_data(100, seed=0)
     model = _OptimalDenoiser(data, LIN)
     x = torch.randn(6, 2, generator=torch.Generator().manual_seed(0))

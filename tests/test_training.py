@@ -1,4 +1,4 @@
-"""The training loop, checkpoints, and the runtime helpers (quick mode, device)."""
+"""The training loop, checkpoints (core.checkpoints), and the runtime helpers (quick mode, device)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,13 +6,14 @@ import pytest
 import torch
 from torch import nn
 
+from ddpm_helpers.core.checkpoints import WEIGHTS_DIR, load_checkpoint, save_checkpoint
 from ddpm_helpers.core.data import make_moons_data
 from ddpm_helpers.core.metrics import chamfer_distance, moons_floor
 from ddpm_helpers.core.models import MLPConfig, TimeMLP, UNet, UNetConfig
 from ddpm_helpers.core.runtime import budget, is_quick, pick_device, seed_everything
 from ddpm_helpers.core.sampling import ddpm_sample
 from ddpm_helpers.core.schedules import NoiseSchedule
-from ddpm_helpers.core.training import TrainConfig, load_checkpoint, save_checkpoint, train
+from ddpm_helpers.core.training import TrainConfig, train
 
 SMALL = NoiseSchedule.linear(100, 1e-3, 0.1)
 
@@ -210,8 +211,6 @@ def test_checkpoint_with_betas_only_still_loads(tmp_path):
 
 
 def test_shipped_checkpoint_loads_if_present():
-    from ddpm_helpers.cli.pretrained import WEIGHTS_DIR
-
     path = WEIGHTS_DIR / "fashion_unet.pt"
     if not path.is_file():
         pytest.skip("no shipped weights yet")

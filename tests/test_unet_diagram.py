@@ -1,10 +1,11 @@
-"""Notebook 04's U-Net diagram is drawn from the model itself (ddpm_helpers.unet_diagram)."""
+"""Notebook 04's U-Net diagram is drawn from the model itself (ddpm_helpers.lessons.unet.diagram)."""
 import pytest
 import torch
 from matplotlib.patches import FancyBboxPatch
 
 from ddpm_helpers.core.models import ResBlock, UNet, UNetConfig
-from ddpm_helpers.unet_diagram import plot_unet_diagram, unet_layout
+from ddpm_helpers.lessons.unet import diagram as ud
+from ddpm_helpers.lessons.unet import plot_unet_diagram, unet_layout
 
 
 @pytest.mark.parametrize("cfg", [UNetConfig(base_channels=32),
@@ -36,8 +37,6 @@ def test_layout_follows_the_model(cfg):
 
 
 def test_a_diagram_that_disagrees_with_the_model_is_refused(monkeypatch):
-    import ddpm_helpers.unet_diagram as ud
-
     model = UNet(UNetConfig(base_channels=16, channel_mults=(1, 2), attention=False))
     real = ud.trace_shapes
 

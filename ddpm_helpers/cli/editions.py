@@ -3,8 +3,8 @@ r"""Editions of the notebooks for teaching: the student edition and reveal.js sl
 The notebooks in ``notebooks/`` are the instructor edition and the one source of truth. Solution
 cells follow nbgrader's convention (https://nbgrader.readthedocs.io, "Autograded answer" cells): the
 cell metadata holds ``"nbgrader": {"solution": true, ...}`` and the answer sits between
-``### BEGIN SOLUTION`` and ``### END SOLUTION`` lines; the next code cell calls its self-check from
-:mod:`ddpm_helpers.exercises`::
+``### BEGIN SOLUTION`` and ``### END SOLUTION`` lines; the next code cell calls its self-check (from the lesson's
+``exercises`` module, ``ddpm_helpers.lessons.<name>``)::
 
     def my_q_sample(x0, t, sched, noise):              # instructor edition (notebooks/)
         ### BEGIN SOLUTION
@@ -30,9 +30,9 @@ JupyterLab extensions in the environment students open; instructors who use nbgr
 Outputs are cleared.
 
 Slides (``python -m ddpm_helpers.cli.editions slides`` or ``make slides``) are built by
-:mod:`ddpm_helpers.cli.slides`: ``build/slides/NAME.slides.html``, reveal.js decks that load reveal.js and
-MathJax from ``build/slides/_assets/`` (no network when viewed). ``--execute`` runs each notebook first
-(set ``DDPM_QUICK=1`` for a fast run) so the slides carry the pictures.
+:mod:`ddpm_helpers.cli.deck` (:func:`build_slides`, re-exported here): ``build/slides/NAME.slides.html``,
+reveal.js decks that load reveal.js and MathJax from ``build/slides/_assets/`` (no network when viewed).
+``--execute`` runs each notebook first (set ``DDPM_QUICK=1`` for a fast run) so the slides carry the pictures.
 """
 from __future__ import annotations
 
@@ -45,15 +45,15 @@ from pathlib import Path
 
 import nbformat
 
-from ..core.paths import NOTEBOOKS_DIR, REPO_ROOT, build_dir
+from ..core.paths import NOTEBOOKS_DIR, REPO_ROOT, notebook_paths
+from .deck import add_slides_arguments, build_slides, run_slides
 
 __all__ = ["BEGIN_SOLUTION", "END_SOLUTION", "CODE_STUB", "TEXT_STUB", "COLAB_TAG", "COLAB_SETUP_SOURCE",
-           "NOTEBOOKS_DIR", "STUDENT_DIR", "BUILD_DIR", "is_solution", "clear_solutions", "student_notebook",
+           "NOTEBOOKS_DIR", "STUDENT_DIR", "is_solution", "clear_solutions", "student_notebook",
            "build_student", "build_slides", "main"]
 
 # a clone's folders (ddpm_helpers.core.paths): installed from a wheel or git the notebooks are not there
-# (the commands then need --src) and the build output goes to the user cache
-BUILD_DIR = build_dir()
+# (the commands then need --src)
 STUDENT_DIR = REPO_ROOT / "student"  # the committed student edition (README badges, Binder link)
 
 # nbgrader's ClearSolutions defaults (nbgrader 0.9: begin/end_solution_delimeter, code_stub["python"], text_stub)
@@ -67,7 +67,7 @@ COLAB_SETUP_SOURCE = '''\
 # Colab: install ddpm_helpers when it is not importable (does nothing locally).
 # In Colab pick a GPU: Runtime > Change runtime type > T4 GPU.
 try:
-    import ddpm_helpers
+    import ddpm_helpers  # noqa: F401 (only: is it installed?)
 except ImportError:
     %pip install -q "ddpm_helpers @ git+https://github.com/ddpm-from-first-principles/ddpm-notebooks"'''
 
@@ -132,13 +132,6 @@ def student_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return out
 
 
-def _notebooks(src_dir: Path) -> list[Path]:
-    paths = sorted(p for p in Path(src_dir).glob("*.ipynb"))
-    if not paths:
-        raise ValueError(f"src_dir={str(src_dir)!r} holds no .ipynb notebooks; expected the series' notebooks/ folder")
-    return paths
-
-
 def build_student(src_dir=NOTEBOOKS_DIR, out_dir=STUDENT_DIR) -> list[Path]:
     """Write the student edition of every notebook in ``src_dir`` to ``out_dir`` (default: the committed
     ``student/`` folder); return the paths.
@@ -148,7 +141,7 @@ def build_student(src_dir=NOTEBOOKS_DIR, out_dir=STUDENT_DIR) -> list[Path]:
     src_dir, out_dir = Path(src_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in _notebooks(src_dir):
+    for path in notebook_paths(src_dir):
         nb = nbformat.read(path, as_version=4)
         target = out_dir / path.name
         nbformat.write(student_notebook(nb), target)
@@ -159,25 +152,13 @@ def build_student(src_dir=NOTEBOOKS_DIR, out_dir=STUDENT_DIR) -> list[Path]:
     return written
 
 
-def build_slides(src_dir=NOTEBOOKS_DIR, out_dir=BUILD_DIR / "slides", execute: bool = False,
-                 hide_code: bool = False, reveal_prefix: str | None = None, names=None,
-                 timeout: int | None = None) -> list[Path]:
-    """Offline reveal.js decks ``out_dir/NAME.slides.html``: :func:`ddpm_helpers.cli.slides.build_slides`."""
-    from .slides import build_slides as _build_slides
-
-    return _build_slides(src_dir, out_dir, execute=execute, hide_code=hide_code, reveal_prefix=reveal_prefix,
-                         names=names, timeout=timeout)
-
-
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ddpm_helpers.cli.editions",
                                      description="Build the student edition or reveal.js slides of the notebooks.")
     sub = parser.add_subparsers(dest="command", required=True)
     p_student = sub.add_parser("student", help="student/: solution regions replaced by nbgrader's stubs")
     p_student.add_argument("--src", default=str(NOTEBOOKS_DIR), help="folder of the instructor notebooks")
     p_student.add_argument("--out", default=str(STUDENT_DIR), help="output folder (default: the committed student/)")
-    from .slides import add_slides_arguments, run_slides
-
     add_slides_arguments(sub.add_parser("slides", help="build/slides/: each notebook as an offline reveal.js deck"))
     args = parser.parse_args(argv)
     if args.command == "student":

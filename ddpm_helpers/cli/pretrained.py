@@ -1,8 +1,7 @@
-"""Shipped weights, and the commands that train them.
+"""The commands that train and measure the shipped weights (loading them: ``core.checkpoints.load_pretrained``).
 
-``load_pretrained(name)`` loads a checkpoint shipped in ``ddpm_helpers/weights/`` (offline; no
-download). Each ``NAME.pt`` has a model card ``NAME.md`` beside it that records the exact command,
-config, hardware, training time and metrics.
+Each ``NAME.pt`` in ``ddpm_helpers/weights/`` has a model card ``NAME.md`` beside it that records
+the exact command, config, hardware, training time and metrics; these commands write both.
 
 Train the shipped U-Net again (writes ``fashion_unet.pt`` and the training part of its card)::
 
@@ -15,53 +14,43 @@ DDPM-1000 samples, it takes the time stated in the card, under 10 minutes on a 2
 
     python -m ddpm_helpers.cli.pretrained train-classifier
     python -m ddpm_helpers.cli.pretrained evaluate-unet
+
+Draw the README's pictures from the shipped U-Net::
+
+    python -m ddpm_helpers.cli.pretrained readme-figures
 """
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import platform
 import sys
+import time
 from pathlib import Path
 
 import torch
 
-from ..core.data import load_fashion_mnist
+from ..core.checkpoints import PRETRAINED, WEIGHTS_DIR, load_checkpoint, load_pretrained, save_checkpoint
+from ..core.classifier import (
+    ClassifierConfig,
+    FashionClassifier,
+    calibrate_feature_scale,
+    classifier_accuracy,
+    train_classifier,
+)
+from ..core.data import FASHION_CLASSES, load_fashion_mnist
+from ..core.metrics import class_histogram, image_quality, real_floor
 from ..core.models import UNet, UNetConfig, count_parameters
 from ..core.runtime import configure_threads, pick_device
+from ..core.sampling import ddim_sample, ddim_timesteps, ddpm_sample
 from ..core.schedules import NoiseSchedule
-from ..core.training import TrainConfig, load_checkpoint, save_checkpoint, train
+from ..core.training import TrainConfig, train
+from ..lessons.unet.anatomy import filmstrip_frames
+from ..lessons.unet.figures import plot_filmstrip, plot_sample_grid
+from ..ui.tables import markdown_table
 
-__all__ = ["WEIGHTS_DIR", "PRETRAINED", "load_pretrained", "hardware_summary", "regenerate_check", "load_card_metrics",
-           "metrics_markdown", "write_metrics_card"]
-
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-PRETRAINED = {
-    "fashion_unet": "DDPM U-Net on FashionMNIST (linear schedule, T=1000, epsilon prediction, EMA weights)",
-    "fashion_classifier": "Small FashionMNIST CNN: its 128-D penultimate layer is the feature space of "
-                          "FID/KID in this series, its logits give the class histogram of samples",
-}
-
-
-def load_pretrained(name: str, device="cpu"):
-    """Load shipped weights by name. Returns ``(model, sched, meta)`` as :func:`load_checkpoint` does."""
-    if name not in PRETRAINED:
-        raise ValueError(f"name must be one of {sorted(PRETRAINED)}, got {name!r}")
-    path = WEIGHTS_DIR / f"{name}.pt"
-    if not path.is_file():
-        raise FileNotFoundError(f"shipped weights {path} are missing; reinstall ddpm_helpers or retrain them "
-                                f"(see {WEIGHTS_DIR / (name + '.md')})")
-    return load_checkpoint(path, device=device)
-
-
-def load_card_metrics(name: str = "fashion_unet") -> dict | None:
-    """The metrics that ``evaluate-unet`` measured for shipped weights (``NAME.metrics.json``), or None."""
-    import json
-
-    if name not in PRETRAINED:
-        raise ValueError(f"name must be one of {sorted(PRETRAINED)}, got {name!r}")
-    path = WEIGHTS_DIR / f"{name}.metrics.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+__all__ = ["hardware_summary", "regenerate_check", "metrics_markdown", "write_metrics_card", "SAMPLERS", "main"]
 
 
 def hardware_summary(device: torch.device) -> str:
@@ -99,7 +88,8 @@ def _train_unet(args) -> None:
         "name": out.stem, "command": f"{prev['command']}; then {command}" if prev else command,
         "hardware": hardware_summary(device), "device": str(device), "torch": str(torch.__version__),
         "date": datetime.date.today().isoformat(), "steps": steps, "epochs": round(epochs, 2),
-        "train_seconds": round(prev.get("train_seconds", 0) + result.seconds, 1), "batch_size": config.batch_size, "lr": config.lr,
+        "train_seconds": round(prev.get("train_seconds", 0) + result.seconds, 1), "batch_size": config.batch_size,
+        "lr": config.lr,
         "ema_decay": config.ema_decay, "final_loss": float(result.losses[-200:].mean()),
         "interrupted": result.interrupted, "parameters": count_parameters(model),
     }
@@ -115,9 +105,6 @@ def _train_unet(args) -> None:
 
 
 def _train_classifier(args) -> None:
-    from ..core.classifier import (ClassifierConfig, FashionClassifier, calibrate_feature_scale, classifier_accuracy,
-                             train_classifier)
-
     torch.manual_seed(args.seed)
     x, y = load_fashion_mnist("train")
     x_test, y_test = load_fashion_mnist("test")
@@ -156,10 +143,6 @@ METRICS_HEADER = "## Metrics"
 
 def _sample_timed(model, sched, n, sampler, seed, batch_size=250):
     """Draw ``n`` samples in batches with a seeded CPU generator; return (samples, seconds)."""
-    import time
-
-    from ..core.sampling import ddim_sample, ddpm_sample
-
     gen = torch.Generator().manual_seed(seed)
     out, t0 = [], time.perf_counter()
     for start in range(0, n, batch_size):
@@ -182,44 +165,42 @@ SAMPLERS = {"ddim50": "DDIM, 50 steps (trailing spacing), eta = 0",
 
 def regenerate_check(model, sched, check: dict) -> dict:
     """Re-measure the card's small "check" entry (same sampler, n and seed) from the given weights."""
-    from ..core.metrics import class_histogram, image_quality
-
     x, _ = _sample_timed(model, sched, check["n"], check["sampler"], check["seed"])
     q = image_quality(x)
     return {**q, "class_histogram": class_histogram(x).tolist()}
 
 
+def _kid_cell(r: dict) -> str:
+    """KID x 1e3 and its spread over subsets, as the card's table prints them."""
+    return f"{1e3 * r['kid']:.2f} +- {1e3 * r['kid_std']:.2f}"
+
+
 def metrics_markdown(m: dict) -> str:
     """The "## Metrics" section of a U-Net card, written from the JSON sidecar's dict."""
-    from ..core.data import FASHION_CLASSES
-
+    rows = []
+    for key, r in m["samplers"].items():
+        fl = m["floors"][str(r["n"])]
+        rows.append([SAMPLERS[key], r["n"], f"{r['fid']:.2f}", f"{fl['fid']:.2f}", _kid_cell(r), _kid_cell(fl),
+                     f"{r['seconds']:.0f}"])
+        if "at_n_ddpm" in r:  # the same samples cut to DDPM's n, so the two rows compare like for like
+            a, fl = r["at_n_ddpm"], m["floors"][str(r["at_n_ddpm"]["n"])]
+            rows.append([f"{SAMPLERS[key]}, first {a['n']}", a["n"], f"{a['fid']:.2f}", f"{fl['fid']:.2f}",
+                         _kid_cell(a), _kid_cell(fl), ""])
+    quality = markdown_table(["sampler", "n", "FID", "floor FID", "KID (x 1e3)", "floor KID (x 1e3)", "seconds"], rows)
+    histograms = markdown_table(["sampler", *FASHION_CLASSES],
+                                [[f"{key} (n={r['n']})", *r["class_histogram"]] for key, r in m["samplers"].items()])
     lines = [METRICS_HEADER, "",
              f"Measured by `{m['command']}` on {m['hardware']} ({m['date']}).",
              f"FID and KID in the feature space of the shipped `fashion_classifier` (128-D), against all "
              f"{m['n_reference']} FashionMNIST test images; the floor is n random *training* images measured "
              f"the same way. Compare only at equal n and with the same classifier (not with Inception FIDs).", "",
-             "| sampler | n | FID | floor FID | KID (x 1e3) | floor KID (x 1e3) | seconds |",
-             "|---|---|---|---|---|---|---|"]
-    for key, r in m["samplers"].items():
-        fl = m["floors"][str(r["n"])]
-        lines.append(f"| {SAMPLERS[key]} | {r['n']} | {r['fid']:.2f} | {fl['fid']:.2f} | "
-                     f"{1e3 * r['kid']:.2f} +- {1e3 * r['kid_std']:.2f} | {1e3 * fl['kid']:.2f} +- "
-                     f"{1e3 * fl['kid_std']:.2f} | {r['seconds']:.0f} |")
-        if "at_n_ddpm" in r:  # the same samples cut to DDPM's n, so the two rows compare like for like
-            a, fl = r["at_n_ddpm"], m["floors"][str(r["at_n_ddpm"]["n"])]
-            lines.append(f"| {SAMPLERS[key]}, first {a['n']} | {a['n']} | {a['fid']:.2f} | {fl['fid']:.2f} | "
-                         f"{1e3 * a['kid']:.2f} +- {1e3 * a['kid_std']:.2f} | {1e3 * fl['kid']:.2f} +- "
-                         f"{1e3 * fl['kid_std']:.2f} | |")
-    lines += ["", "Class histogram of the samples (classifier's most likely class):", "",
-              "| sampler | " + " | ".join(FASHION_CLASSES) + " |", "|---|" + "---|" * len(FASHION_CLASSES)]
-    for key, r in m["samplers"].items():
-        lines.append(f"| {key} (n={r['n']}) | " + " | ".join(str(c) for c in r["class_histogram"]) + " |")
+             quality, "", "Class histogram of the samples (classifier's most likely class):", "", histograms]
     c = m["check"]
     if "total_seconds" in m:
         lines += ["", f"The whole evaluation took {m['total_seconds'] / 60:.1f} min."]
-    lines += ["", f"Regeneration check (tests/test_pretrained.py re-measures it in quick mode): {SAMPLERS[c['sampler']]}, "
-              f"n = {c['n']}, seed {c['seed']}: FID {c['fid']:.2f}, KID {1e3 * c['kid']:.2f} x 1e-3, "
-              f"histogram {c['class_histogram']}.", ""]
+    lines += ["", f"Regeneration check (tests/test_pretrained.py re-measures it in quick mode): "
+              f"{SAMPLERS[c['sampler']]}, n = {c['n']}, seed {c['seed']}: FID {c['fid']:.2f}, "
+              f"KID {1e3 * c['kid']:.2f} x 1e-3, histogram {c['class_histogram']}.", ""]
     return "\n".join(lines)
 
 
@@ -231,12 +212,7 @@ def write_metrics_card(card: Path, m: dict) -> None:
 
 
 def _evaluate_unet(args) -> None:
-    import json
-    import time
-
-    from ..core.metrics import class_histogram, image_quality, real_floor
-
-    configure_threads(args.threads or None)  # torch's default unless --threads or DDPM_THREADS (runtime.configure_threads)
+    configure_threads(args.threads or None)  # torch's default unless --threads or DDPM_THREADS
     start = time.perf_counter()
     model, sched, meta = load_pretrained(args.name)
     m = {"command": "python -m ddpm_helpers.cli.pretrained " + " ".join(sys.argv[1:]),
@@ -267,10 +243,6 @@ def _evaluate_unet(args) -> None:
 
 def _readme_figures(args) -> None:
     """The README's pictures, drawn by the series' own code from the shipped U-Net."""
-    from ..anatomy import filmstrip_frames
-    from ..plots import plot_filmstrip, plot_sample_grid
-    from ..core.sampling import ddim_sample, ddim_timesteps
-
     configure_threads(args.threads)
     model, sched, meta = load_pretrained("fashion_unet")
     out = Path(args.out)
@@ -289,7 +261,7 @@ def _readme_figures(args) -> None:
     print(f"wrote {out / 'samples.png'} and {out / 'filmstrip.png'}")
 
 
-def main(argv=None) -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m ddpm_helpers.cli.pretrained", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -317,7 +289,8 @@ def main(argv=None) -> None:
     e.add_argument("--n-ddpm", type=int, default=50, help="samples drawn with DDPM, 1000 steps")
     e.add_argument("--check-n", type=int, default=32, help="samples of the small regeneration check (DDIM 20)")
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--threads", type=int, default=0, help="torch threads (0: 1 on a <= 2-core CPU, else torch's default)")
+    e.add_argument("--threads", type=int, default=0,
+                   help="torch threads (0: $DDPM_THREADS, else torch's default)")
     e.add_argument("--name", default="fashion_unet")
     f = sub.add_parser("readme-figures", help="draw the README's pictures from the shipped U-Net")
     f.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "docs"))

@@ -8,17 +8,22 @@ from __future__ import annotations
 import math
 from dataclasses import fields, replace
 
-__all__ = ["check_int", "check_number", "merge_config"]
+import torch
+
+__all__ = ["check_int", "check_number", "check_point_sets", "merge_config"]
 
 
 def check_int(name: str, value, lo: int | None = None, hi: int | None = None, what: str = "",
-              hi_name: str = "") -> int:
+              hi_name: str = "", allow_none: bool = False) -> int | None:
     """Return ``value`` if it is an int (not a bool) with ``lo <= value <= hi``; else raise ValueError.
 
     ``lo``/``hi`` of None leave that side open. ``what`` is an optional gloss and ``hi_name`` names
     the upper bound: ``check_int("steps", 0, 1, 10, hi_name="T")`` says
-    ``steps must be an integer in 1..T=10, got 0``.
+    ``steps must be an integer in 1..T=10, got 0``. With ``allow_none`` None passes too (and the
+    message says ``must be None or an integer ...``).
     """
+    if allow_none and value is None:
+        return None
     ok = isinstance(value, int) and not isinstance(value, bool)
     if ok and ((lo is not None and value < lo) or (hi is not None and value > hi)):
         ok = False
@@ -33,24 +38,26 @@ def check_int(name: str, value, lo: int | None = None, hi: int | None = None, wh
         else:
             allowed = "an integer"
         gloss = f" ({what})" if what else ""
-        raise ValueError(f"{name} must be {allowed}{gloss}, got {value!r}")
+        raise ValueError(f"{name} must be {'None or ' if allow_none else ''}{allowed}{gloss}, got {value!r}")
     return value
 
 
 def check_number(name: str, value, lo: float | None = None, hi: float | None = None,
-                 lo_open: bool = False, what: str = "") -> float:
+                 lo_open: bool = False, what: str = "", hi_open: bool = False) -> float:
     """Return ``value`` as a float if it is a finite real number (not a bool) in ``[lo, hi]``
-    (``(lo, hi]`` with ``lo_open``); else raise ValueError naming ``name`` and the value."""
+    (``(lo, ...`` with ``lo_open``, ``..., hi)`` with ``hi_open``); else raise ValueError naming
+    ``name`` and the value: ``check_number("ema_decay", 1.0, 0, 1, hi_open=True)`` says
+    ``ema_decay must be a finite number in [0, 1), got 1.0``."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if ok and lo is not None and (value <= lo if lo_open else value < lo):
         ok = False
-    if ok and hi is not None and value > hi:
+    if ok and hi is not None and (value >= hi if hi_open else value > hi):
         ok = False
     if not ok:
-        left = "(" if lo_open else "["
-        rng = (f" in {left}{lo:g}, {hi:g}]" if lo is not None and hi is not None
+        left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+        rng = (f" in {left}{lo:g}, {hi:g}{right}" if lo is not None and hi is not None
                else f" {'>' if lo_open else '>='} {lo:g}" if lo is not None
-               else f" <= {hi:g}" if hi is not None else "")
+               else f" {'<' if hi_open else '<='} {hi:g}" if hi is not None else "")
         gloss = f" ({what})" if what else ""
         raise ValueError(f"{name} must be a finite number{rng}{gloss}, got {value!r}")
     return float(value)
@@ -72,3 +79,16 @@ def merge_config(cls, config=None, overrides: dict | None = None):
     if unknown:
         raise ValueError(f"unknown {cls.__name__} fields {unknown}; allowed: {sorted(allowed)}")
     return replace(config, **overrides)  # always a copy
+
+
+def check_point_sets(a, b, names: tuple[str, str] = ("a", "b"), min_points: int = 2) -> None:
+    """Raise ValueError unless ``a`` and ``b`` are (N, D) tensors of at least ``min_points`` points each, with one D.
+
+    ``names`` are the argument names the message uses. Shapes: a (N, D), b (M, D).
+    """
+    for name, x in zip(names, (a, b)):
+        if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[0] < min_points:
+            raise ValueError(f"{name} must be a (N, D) tensor with N >= {min_points}, "
+                             f"got {tuple(getattr(x, 'shape', ()))}")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"{names[0]} and {names[1]} must have the same dimension D, got {a.shape[1]} and {b.shape[1]}")

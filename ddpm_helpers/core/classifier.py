@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from .checks import merge_config
+from .checks import check_int, merge_config
 from .runtime import eval_mode, model_device
 
 __all__ = ["ClassifierConfig", "FashionClassifier", "train_classifier", "classifier_accuracy", "predict_classes",
@@ -97,7 +97,7 @@ def classifier_accuracy(model: FashionClassifier, x: torch.Tensor, y: torch.Tens
 
 
 def train_classifier(model: FashionClassifier, x: torch.Tensor, y: torch.Tensor, epochs: int = 3,
-                     batch_size: int = 128, lr: float = 2e-3, seed: int = 0, device=None,
+                     batch_size: int = 128, lr: float = 2e-3, seed: int = 0, device: torch.device | str | None = None,
                      progress: bool = True) -> dict:
     """Train with AdamW and a one-cycle learning rate, cross-entropy loss, random horizontal flips.
 
@@ -105,10 +105,8 @@ def train_classifier(model: FashionClassifier, x: torch.Tensor, y: torch.Tensor,
     Shapes: x (N, 1, 28, 28) in [-1, 1]; y (N,) long.
     """
     _check_labelled(x, y)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    check_int("epochs", epochs, lo=1)
+    check_int("batch_size", batch_size, lo=1)
     device = torch.device(device) if device is not None else torch.device("cpu")
     gen = torch.Generator().manual_seed(seed)
     model.to(device).train()

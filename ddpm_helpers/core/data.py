@@ -18,12 +18,14 @@ Images come back as float32 in [-1, 1] (``x / 127.5 - 1``), shape (N, 1, 28, 28)
 from __future__ import annotations
 
 import gzip
+import math
 import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .checks import check_int, check_number
 from .paths import cache_dir
 
 __all__ = ["make_moons_data", "MOONS_MEAN", "MOONS_STD", "load_fashion_mnist", "find_fashion_mnist",
@@ -43,24 +45,34 @@ class DatasetNotFoundError(FileNotFoundError, ValueError):
     ``ValueError`` (what the series raises for every input it cannot use), so either ``except`` works."""
 
 
-# Per-axis mean and std of make_moons(noise=0) points, measured over 10^6 draws
-# (tests/test_data.py re-measures them): standardising with fixed numbers means fresh
-# data and training data share one transform.
+# Per-axis mean and std of noiseless moons, in closed form. make_moons places half the points on
+# each of two half circles of radius 1, at angles s = linspace(0, pi, n/2):
+#   outer moon  x = cos(s),      y = sin(s)
+#   inner moon  x = 1 - cos(s),  y = 1/2 - sin(s)
+# In the limit of many points s is uniform on [0, pi], where E cos s = 0, E sin s = 2/pi,
+# E cos^2 s = E sin^2 s = 1/2. Averaging the two moons (weight 1/2 each):
+#   E x   = (0 + 1) / 2                              = 1/2
+#   E y   = (2/pi + 1/2 - 2/pi) / 2                  = 1/4
+#   E x^2 = (1/2 + (1 - 0 + 1/2)) / 2                = 1,             Var x = 1 - 1/4   = 3/4
+#   E y^2 = (1/2 + (1/4 - 2/pi + 1/2)) / 2           = 5/8 - 1/pi,    Var y = 9/16 - 1/pi
+# so std x = sqrt(3)/2 = 0.8660 and std y = sqrt(9/16 - 1/pi) = 0.4942. For n points the linspace
+# sums differ from these integrals by O(1/n) (1e-6 at n = 10^6; tests/test_data.py measures it).
+# make_moons_data's Gaussian noise (std sigma) would add sigma^2 to each variance; it is left out
+# on purpose, so that every noise level, fresh data and training data share one fixed transform.
 MOONS_MEAN = (0.5, 0.25)
-MOONS_STD = (0.8660, 0.4942)
+MOONS_STD = (math.sqrt(3) / 2, math.sqrt(9 / 16 - 1 / math.pi))
 
 
 def make_moons_data(n: int, noise: float = 0.05, seed: int | None = 0, standardize: bool = True) -> torch.Tensor:
-    """``n`` points of scikit-learn's two moons, standardised to about zero mean and unit variance.
+    """``n`` points of scikit-learn's two moons, standardised by :data:`MOONS_MEAN` and :data:`MOONS_STD`
+    (the noiseless shape's moments: zero mean and unit variance up to the noise's sigma^2).
 
     Shapes: -> (n, 2) float32.
     """
-    from sklearn.datasets import make_moons
+    from sklearn.datasets import make_moons  # heavy (3 s to import on a busy 2-core CPU): only when used
 
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    if not noise >= 0:
-        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    check_int("n", n, lo=1)
+    check_number("noise", noise, lo=0)
     x, _ = make_moons(n_samples=n, noise=noise, random_state=seed)
     if standardize:
         x = (x - np.array(MOONS_MEAN)) / np.array(MOONS_STD)
@@ -72,7 +84,7 @@ def fashion_cache_dir() -> Path:
     return cache_dir() / "FashionMNIST" / "raw"
 
 
-def _candidates(root) -> list[Path]:
+def _candidates(root: str | Path | None) -> list[Path]:
     given = [Path(root)] if root is not None else []
     if os.environ.get("DDPM_DATA_DIR"):
         given.append(Path(os.environ["DDPM_DATA_DIR"]))
@@ -82,7 +94,8 @@ def _candidates(root) -> list[Path]:
     return out + [fashion_cache_dir(), DEBIAN_DIR]
 
 
-def find_fashion_mnist(split: str = "train", root=None, download: bool = True) -> tuple[Path, Path]:
+def find_fashion_mnist(split: str = "train", root: str | Path | None = None,
+                       download: bool = True) -> tuple[Path, Path]:
     """Return the (images, labels) ``.gz`` paths for ``split``, searching as the module docstring says."""
     if split not in FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -125,15 +138,14 @@ def _read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
-def load_fashion_mnist(split: str = "train", root=None, n: int | None = None, device="cpu",
-                       download: bool = True):
+def load_fashion_mnist(split: str = "train", root: str | Path | None = None, n: int | None = None,
+                       device: torch.device | str = "cpu", download: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """FashionMNIST as tensors: ``(images, labels)``.
 
     ``n`` keeps the first n examples (all 60000 / 10000 when None).
     Shapes: -> images (N, 1, 28, 28) float32 in [-1, 1]; labels (N,) long in 0..9.
     """
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-        raise ValueError(f"n must be None or an integer >= 1, got {n!r}")
+    check_int("n", n, lo=1, allow_none=True)
     img_path, lab_path = find_fashion_mnist(split, root, download)
     images = _read_idx(img_path)
     labels = _read_idx(lab_path)
@@ -147,28 +159,3 @@ def load_fashion_mnist(split: str = "train", root=None, n: int | None = None, de
 def to_unit_range(x: torch.Tensor) -> torch.Tensor:
     """Map images from [-1, 1] to [0, 1] for display (clamped)."""
     return ((x + 1) / 2).clamp(0, 1)
-
-
-def main(argv=None) -> int:
-    """``python -m ddpm_helpers.core.data [--no-download]``: find (or download) FashionMNIST and say where.
-
-    Exit status 1 (with the explanation) when the files are nowhere; ``make data`` then installs
-    Debian's ``dataset-fashion-mnist`` where it can, before trying the download.
-    """
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python -m ddpm_helpers.core.data", description=main.__doc__.splitlines()[0])
-    p.add_argument("--no-download", action="store_true", help="only look in the known folders")
-    args = p.parse_args(argv)
-    try:
-        for split in ("train", "test"):
-            images, _ = find_fashion_mnist(split, download=not args.no_download)
-            print(f"FashionMNIST {split}: {images.parent}")
-    except DatasetNotFoundError as e:
-        print(e)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

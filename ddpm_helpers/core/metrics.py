@@ -1,4 +1,4 @@
-r"""Sample-quality metrics.
+r"""Sample-quality metrics: point clouds (the moons), images (FID, KID, class histogram) and their error bars.
 
 For 2-D point clouds (the moons), with ``a`` the samples and ``b`` fresh data:
 
@@ -9,56 +9,9 @@ For 2-D point clouds (the moons), with ``a`` the samples and ``b`` fresh data:
 
 Each metric comes with its floor: the value between two independent draws of real data
 (:func:`moons_floor`). A sampler is good when its value is a small multiple of the floor.
-"""
-from __future__ import annotations
 
-import torch
-
-from .runtime import eval_mode, model_device
-
-__all__ = ["chamfer_distance", "mmd_rbf", "moons_floor"]
-
-
-def _check_clouds(a: torch.Tensor, b: torch.Tensor) -> None:
-    for name, x in (("a", a), ("b", b)):
-        if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[0] < 2:
-            raise ValueError(f"{name} must be a (N, D) tensor with N >= 2, got {tuple(getattr(x, 'shape', ()))}")
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(f"a and b must have the same dimension D, got {a.shape[1]} and {b.shape[1]}")
-
-
-def chamfer_distance(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Symmetric mean nearest-neighbour distance. Shapes: a (N, D), b (M, D) -> float."""
-    _check_clouds(a, b)
-    d = torch.cdist(a.detach().float().cpu(), b.detach().float().cpu())  # (N, M), on the CPU whatever the inputs' devices
-    return 0.5 * (d.min(dim=1).values.mean() + d.min(dim=0).values.mean()).item()
-
-
-def mmd_rbf(a: torch.Tensor, b: torch.Tensor, bandwidths=(0.05, 0.1, 0.2, 0.5, 1.0)) -> float:
-    r"""Biased MMD^2 with k(x, y) = \sum_h exp(-||x - y||^2 / (2 h^2)). Shapes: a (N, D), b (M, D) -> float."""
-    _check_clouds(a, b)
-    a, b = a.detach().cpu().double(), b.detach().cpu().double()  # any devices in; float64 on the CPU
-
-    def k(x, y):
-        d2 = torch.cdist(x, y).pow(2)
-        return sum(torch.exp(-d2 / (2 * h * h)) for h in bandwidths)
-
-    return (k(a, a).mean() + k(b, b).mean() - 2 * k(a, b).mean()).item()
-
-
-def moons_floor(n: int = 2000, seed: int = 1000, noise: float = 0.05) -> dict:
-    """Chamfer and MMD between two independent draws of ``n`` moons points: the real-against-real floor."""
-    from .data import make_moons_data
-
-    a = make_moons_data(n, noise=noise, seed=seed)
-    b = make_moons_data(n, noise=noise, seed=seed + 1)
-    return {"chamfer": chamfer_distance(a, b), "mmd": mmd_rbf(a, b)}
-
-
-# ----------------------------------------------------------------------------- images: FID, KID, class histogram
-r"""Image metrics, measured in the feature space of the shipped FashionMNIST classifier.
-
-Notation (symbol -> name):
+Images are measured in the feature space of the shipped FashionMNIST classifier. Notation
+(symbol -> name):
 
     \phi(x)               classifier_features()   the classifier's 128-D penultimate layer
     \mu_r, \Sigma_r       mean and covariance of the real features
@@ -71,29 +24,79 @@ n shrinks, so a FID means nothing without its n and without the real-against-rea
 (:func:`real_floor`) measured the same way at the same n. KID is unbiased (its expectation does
 not depend on n) but noisy at small n; we report its mean and spread over random subsets.
 Values are comparable only with values from the same classifier weights.
+
+Error bars (:func:`quality_bootstrap`, :func:`image_quality_ci`, :func:`real_floor_spread`,
+:func:`paired_fid_bootstrap`): how much FID and KID move when the samples, or the real images of
+the floor, are drawn again.
 """
-import warnings  # noqa: E402
+from __future__ import annotations
 
-import numpy as np  # noqa: E402
+import warnings
+from collections.abc import Sequence
 
-__all__ += ["classifier_features", "frechet_distance", "fid_from_features", "kid_from_features",
-            "image_quality", "real_floor", "class_histogram", "default_classifier"]
+import numpy as np
+import torch
+from numpy.typing import ArrayLike
+from torch import nn
 
+from .checkpoints import load_pretrained
+from .checks import check_int, check_point_sets
+from .data import load_fashion_mnist, make_moons_data
+from .runtime import eval_mode, model_device
+
+__all__ = ["chamfer_distance", "mmd_rbf", "moons_floor",
+           "classifier_features", "frechet_distance", "fid_from_features", "kid_from_features", "image_quality",
+           "real_floor", "class_histogram", "default_classifier", "nearest_neighbours",
+           "quality_bootstrap", "frechet_distance_eig", "image_quality_ci", "real_floor_spread",
+           "paired_fid_bootstrap"]
+
+Features = np.ndarray | torch.Tensor  # (N, F) features of N images
+Reference = str | torch.Tensor        # "test", "train", or a (M, 1, 28, 28) image tensor
+
+
+# ----------------------------------------------------------------------------- point clouds: the moons
+def chamfer_distance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Symmetric mean nearest-neighbour distance. Shapes: a (N, D), b (M, D) -> float."""
+    check_point_sets(a, b)
+    # (N, M) distances, on the CPU whatever the inputs' devices
+    d = torch.cdist(a.detach().float().cpu(), b.detach().float().cpu())
+    return 0.5 * (d.min(dim=1).values.mean() + d.min(dim=0).values.mean()).item()
+
+
+def mmd_rbf(a: torch.Tensor, b: torch.Tensor,
+            bandwidths: Sequence[float] = (0.05, 0.1, 0.2, 0.5, 1.0)) -> float:
+    r"""Biased MMD^2 with k(x, y) = \sum_h exp(-||x - y||^2 / (2 h^2)). Shapes: a (N, D), b (M, D) -> float."""
+    check_point_sets(a, b)
+    a, b = a.detach().cpu().double(), b.detach().cpu().double()  # any devices in; float64 on the CPU
+
+    def k(x, y):
+        d2 = torch.cdist(x, y).pow(2)
+        return sum(torch.exp(-d2 / (2 * h * h)) for h in bandwidths)
+
+    return (k(a, a).mean() + k(b, b).mean() - 2 * k(a, b).mean()).item()
+
+
+def moons_floor(n: int = 2000, seed: int = 1000, noise: float = 0.05) -> dict:
+    """Chamfer and MMD between two independent draws of ``n`` moons points: the real-against-real floor."""
+    a = make_moons_data(n, noise=noise, seed=seed)
+    b = make_moons_data(n, noise=noise, seed=seed + 1)
+    return {"chamfer": chamfer_distance(a, b), "mmd": mmd_rbf(a, b)}
+
+
+# ----------------------------------------------------------------------------- images: FID, KID, class histogram
 _DEFAULT_CLASSIFIER = None
 _REFERENCE_CACHE: dict = {}
 
 
-def default_classifier():
+def default_classifier() -> nn.Module:
     """The shipped feature classifier (``load_pretrained("fashion_classifier")``), loaded once."""
     global _DEFAULT_CLASSIFIER
     if _DEFAULT_CLASSIFIER is None:
-        from ..cli.pretrained import load_pretrained
-
         _DEFAULT_CLASSIFIER = load_pretrained("fashion_classifier")[0]
     return _DEFAULT_CLASSIFIER
 
 
-def _check_images(images, name="images"):
+def _check_images(images: torch.Tensor, name: str = "images") -> None:
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or tuple(images.shape[1:]) != (1, 28, 28):
         raise ValueError(f"{name} must be a (N, 1, 28, 28) tensor of images in [-1, 1], got "
                          f"{type(images).__name__} {tuple(getattr(images, 'shape', ()))}")
@@ -101,8 +104,8 @@ def _check_images(images, name="images"):
         raise ValueError(f"{name} contains NaN or inf values; a diverged sampler cannot be scored")
 
 
-def classifier_features(images: torch.Tensor, classifier=None, batch_size: int = 500,
-                        return_logits: bool = False):
+def classifier_features(images: torch.Tensor, classifier: nn.Module | None = None, batch_size: int = 500,
+                        return_logits: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     r"""\phi(x): the classifier's penultimate-layer features of every image (float64, on the CPU).
 
     Images are clipped to [-1, 1] first, as saving samples as 8-bit pixels would clip them.
@@ -110,8 +113,7 @@ def classifier_features(images: torch.Tensor, classifier=None, batch_size: int =
     Shapes: images (N, 1, 28, 28) in [-1, 1] -> (N, F) (and logits (N, 10) with ``return_logits``).
     """
     _check_images(images)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    check_int("batch_size", batch_size, lo=1)
     clf = classifier if classifier is not None else default_classifier()
     device = model_device(clf)
     feats, logits = [], []
@@ -124,7 +126,7 @@ def classifier_features(images: torch.Tensor, classifier=None, batch_size: int =
     return (f, torch.cat(logits)) if return_logits else f
 
 
-def _as_features(f, name):
+def _as_features(f: Features, name: str) -> np.ndarray:
     f = np.asarray(f.detach().cpu() if isinstance(f, torch.Tensor) else f, dtype=np.float64)
     if f.ndim != 2 or f.shape[0] < 2:
         raise ValueError(f"{name} must be a (N, F) array of features with N >= 2, got shape {f.shape}")
@@ -133,7 +135,7 @@ def _as_features(f, name):
     return f
 
 
-def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
+def frechet_distance(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLike, eps: float = 1e-6) -> float:
     r"""Frechet distance between N(mu1, sigma1) and N(mu2, sigma2) (Dowson & Landau 1982; FID's formula):
 
         d^2 = ||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^{1/2}).
@@ -164,7 +166,7 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
 
 
-def fid_from_features(f1, f2) -> float:
+def fid_from_features(f1: Features, f2: Features) -> float:
     r"""FID between two sets of features (Heusel et al. 2017): :func:`frechet_distance` of their
     sample means and covariances. Biased upward at small n; compare only at equal n.
     Shapes: f1 (N1, F), f2 (N2, F) -> float.
@@ -175,7 +177,8 @@ def fid_from_features(f1, f2) -> float:
     return frechet_distance(f1.mean(0), np.cov(f1, rowvar=False), f2.mean(0), np.cov(f2, rowvar=False))
 
 
-def kid_from_features(f1, f2, subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
+def kid_from_features(f1: Features, f2: Features, subsets: int = 100, subset_size: int = 1000,
+                      seed: int = 0) -> tuple[float, float]:
     r"""KID (Binkowski et al. 2018, sec. 3): the unbiased estimate of MMD^2 with the cubic kernel
 
         k(x, y) = (x . y / F + 1)^3,
@@ -188,9 +191,8 @@ def kid_from_features(f1, f2, subsets: int = 100, subset_size: int = 1000, seed:
     f1, f2 = _as_features(f1, "f1"), _as_features(f2, "f2")
     if f1.shape[1] != f2.shape[1]:
         raise ValueError(f"f1 and f2 must have the same number of features, got {f1.shape[1]} and {f2.shape[1]}")
-    for name, v in (("subsets", subsets), ("subset_size", subset_size)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1 + (name == "subset_size"):
-            raise ValueError(f"{name} must be an integer >= {1 + (name == 'subset_size')}, got {v!r}")
+    check_int("subsets", subsets, lo=1)
+    check_int("subset_size", subset_size, lo=2)
     d = f1.shape[1]
     m = min(subset_size, f1.shape[0], f2.shape[0])
     rng = np.random.default_rng(seed)
@@ -206,21 +208,19 @@ def kid_from_features(f1, f2, subsets: int = 100, subset_size: int = 1000, seed:
     return float(values.mean()), float(values.std())
 
 
-def _reference_features(reference, classifier):
+def _reference_features(reference: Reference, classifier: nn.Module | None) -> torch.Tensor:
     if isinstance(reference, str):
         if reference not in ("test", "train"):
             raise ValueError(f"reference must be 'test', 'train' or a (N, 1, 28, 28) image tensor, got {reference!r}")
         key = (reference, id(classifier) if classifier is not None else None)
         if key not in _REFERENCE_CACHE:
-            from .data import load_fashion_mnist
-
             _REFERENCE_CACHE[key] = classifier_features(load_fashion_mnist(reference)[0], classifier)
         return _REFERENCE_CACHE[key]
     return classifier_features(reference, classifier)
 
 
-def image_quality(samples: torch.Tensor, n: int | None = None, reference="test", classifier=None,
-                  kid_subsets: int = 100, seed: int = 0) -> dict:
+def image_quality(samples: torch.Tensor, n: int | None = None, reference: Reference = "test",
+                  classifier: nn.Module | None = None, kid_subsets: int = 100, seed: int = 0) -> dict:
     """FID and KID of ``samples`` (the first ``n``; all when None) against a reference set.
 
     ``reference``: "test" (all 10000 FashionMNIST test images, the default), "train", or an image
@@ -229,10 +229,7 @@ def image_quality(samples: torch.Tensor, n: int | None = None, reference="test",
     Shapes: samples (N, 1, 28, 28) in [-1, 1].
     """
     _check_images(samples, "samples")
-    if n is not None:
-        if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= samples.shape[0]:
-            raise ValueError(f"n must be None or an integer in 2..{samples.shape[0]} (the number of samples), "
-                             f"got {n!r}")
+    if check_int("n", n, 2, samples.shape[0], hi_name="len(samples)", allow_none=True) is not None:
         samples = samples[:n]
     f_gen = classifier_features(samples, classifier)
     f_ref = _reference_features(reference, classifier)
@@ -241,21 +238,19 @@ def image_quality(samples: torch.Tensor, n: int | None = None, reference="test",
             "n": int(samples.shape[0]), "n_reference": int(f_ref.shape[0])}
 
 
-def real_floor(n: int, reference="test", classifier=None, seed: int = 0, kid_subsets: int = 100) -> dict:
+def real_floor(n: int, reference: Reference = "test", classifier: nn.Module | None = None, seed: int = 0,
+               kid_subsets: int = 100) -> dict:
     """The real-against-real floor: :func:`image_quality` of ``n`` random *training* images, measured
     exactly like the samples (same reference, same n). A sampler is good when its FID is a small
     multiple of this floor. Returns the same dict as :func:`image_quality`.
     """
-    from .data import load_fashion_mnist
-
-    if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= 60000:
-        raise ValueError(f"n must be an integer in 2..60000, got {n!r}")
+    check_int("n", n, 2, 60000, what="training images")
     x, _ = load_fashion_mnist("train")
     idx = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))[:n]
     return image_quality(x[idx], reference=reference, classifier=classifier, kid_subsets=kid_subsets, seed=seed)
 
 
-def class_histogram(samples: torch.Tensor, classifier=None) -> np.ndarray:
+def class_histogram(samples: torch.Tensor, classifier: nn.Module | None = None) -> np.ndarray:
     """How many samples the classifier puts in each of the 10 FashionMNIST classes (mode coverage).
 
     Shapes: samples (N, 1, 28, 28) -> (10,) int counts, in the order of ``data.FASHION_CLASSES``.
@@ -264,7 +259,8 @@ def class_histogram(samples: torch.Tensor, classifier=None) -> np.ndarray:
     return np.bincount(logits.argmax(1).numpy(), minlength=logits.shape[1])
 
 
-def nearest_neighbours(samples: torch.Tensor, train: torch.Tensor, chunk: int = 4096):
+def nearest_neighbours(samples: torch.Tensor, train: torch.Tensor,
+                       chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Memorization check: each sample's nearest training image in pixel space (Euclidean, [-1, 1] pixels).
 
     ``torch.cdist`` over chunks of the training set, keeping the running minimum.
@@ -274,8 +270,7 @@ def nearest_neighbours(samples: torch.Tensor, train: torch.Tensor, chunk: int = 
     if samples.ndim < 2 or train.ndim < 2 or samples.shape[1:] != train.shape[1:]:
         raise ValueError(f"samples and train must be (N, ...) and (M, ...) with the same image shape, got "
                          f"{tuple(samples.shape)} and {tuple(train.shape)}")
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-        raise ValueError(f"chunk must be an integer >= 1, got {chunk!r}")
+    check_int("chunk", chunk, lo=1)
     a = samples.flatten(1).float().cpu()  # (N, D)
     best_d = torch.full((a.shape[0],), float("inf"), device="cpu")
     best_i = torch.zeros(a.shape[0], dtype=torch.long, device="cpu")
@@ -288,15 +283,10 @@ def nearest_neighbours(samples: torch.Tensor, train: torch.Tensor, chunk: int = 
     return best_d, best_i
 
 
-__all__ += ["nearest_neighbours"]
+# ----------------------------------------------------------------------------- error bars of FID/KID
 
 
-# ----------------------------------------------------------------------------- uncertainty of FID/KID
-__all__ += ["quality_bootstrap", "frechet_distance_eig", "image_quality_ci", "real_floor_spread",
-            "paired_fid_bootstrap"]
-
-
-def quality_bootstrap(f_gen, f_ref, n_boot: int = 50, seed: int = 0, kid_subsets: int = 3) -> dict:
+def quality_bootstrap(f_gen: Features, f_ref: Features, n_boot: int = 50, seed: int = 0, kid_subsets: int = 3) -> dict:
     r"""How much FID and KID move when the generated set is drawn again: ``n_boot`` bootstrap resamples
     (with replacement, same n) of the generated features ``f_gen``, each scored against the fixed reference
     ``f_ref`` (Efron 1979; the usual error bar on a sample metric). Returns ``{"fid_std", "kid_std",
@@ -305,8 +295,7 @@ def quality_bootstrap(f_gen, f_ref, n_boot: int = 50, seed: int = 0, kid_subsets
     Shapes: f_gen (N, F), f_ref (M, F).
     """
     f_gen, f_ref = _as_features(f_gen, "f_gen"), _as_features(f_ref, "f_ref")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 2:
-        raise ValueError(f"n_boot must be an integer >= 2 (bootstrap resamples), got {n_boot!r}")
+    check_int("n_boot", n_boot, lo=2, what="bootstrap resamples")
     rng = np.random.default_rng(seed)
     mu_r, cov_r = f_ref.mean(0), np.cov(f_ref, rowvar=False)
     fids, kids = [], []
@@ -317,7 +306,7 @@ def quality_bootstrap(f_gen, f_ref, n_boot: int = 50, seed: int = 0, kid_subsets
     return {"fid_std": float(np.std(fids, ddof=1)), "kid_std": float(np.std(kids, ddof=1)), "n_boot": n_boot}
 
 
-def frechet_distance_eig(mu1, sigma1, mu2, sigma2) -> float:
+def frechet_distance_eig(mu1: ArrayLike, sigma1: ArrayLike, mu2: ArrayLike, sigma2: ArrayLike) -> float:
     r""":func:`frechet_distance` with the trace term from eigenvalues, about 100x faster than ``sqrtm``
     for 128 features (for the bootstrap's many FIDs):
 
@@ -337,8 +326,8 @@ def frechet_distance_eig(mu1, sigma1, mu2, sigma2) -> float:
     return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * tr_sqrt)
 
 
-def image_quality_ci(samples: torch.Tensor, reference="test", classifier=None, n_boot: int = 50,
-                     seed: int = 0) -> dict:
+def image_quality_ci(samples: torch.Tensor, reference: Reference = "test", classifier: nn.Module | None = None,
+                     n_boot: int = 50, seed: int = 0) -> dict:
     """:func:`image_quality` of ``samples`` with bootstrap error bars (:func:`quality_bootstrap`):
     ``{"fid", "kid", "fid_std", "kid_std", "n", "n_reference", "n_boot"}``, where the two ``*_std`` are the
     spreads over resamples of the samples (KID's spread over reference subsets alone would miss the
@@ -352,15 +341,15 @@ def image_quality_ci(samples: torch.Tensor, reference="test", classifier=None, n
     return q
 
 
-def real_floor_spread(n: int, seeds: int = 5, reference="test", classifier=None, kid_subsets: int = 100) -> dict:
+def real_floor_spread(n: int, seeds: int = 5, reference: Reference = "test", classifier: nn.Module | None = None,
+                      kid_subsets: int = 100) -> dict:
     """The real-against-real floor (:func:`real_floor`) over ``seeds`` independent draws of ``n`` training
     images: ``{"fid", "kid"}`` are the means, ``{"fid_std", "kid_std"}`` the spreads across draws (how much
     the metric moves at this n with nothing wrong at all), plus the per-draw ``fid_values``/``kid_values``.
     A sample set whose FID lies within about 2 ``fid_std`` of the floor cannot be told apart from real data
     at this n; a FID below the floor or a negative KID is such a case, not a better-than-real sampler.
     """
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 2:
-        raise ValueError(f"seeds must be an integer >= 2 (independent draws of the floor), got {seeds!r}")
+    check_int("seeds", seeds, lo=2, what="independent draws of the floor")
     runs = [real_floor(n, reference=reference, classifier=classifier, seed=s, kid_subsets=kid_subsets)
             for s in range(seeds)]
     fids = np.array([r["fid"] for r in runs])
@@ -370,9 +359,9 @@ def real_floor_spread(n: int, seeds: int = 5, reference="test", classifier=None,
             "fid_values": fids.tolist(), "kid_values": kids.tolist()}
 
 
-def paired_fid_bootstrap(f_rows, f_ref, n_boot: int = 200, seed: int = 0) -> dict:
+def paired_fid_bootstrap(f_rows: Sequence[Features], f_ref: Features, n_boot: int = 200, seed: int = 0) -> dict:
     r"""Tell sample sets apart that share their starting noise: image j of every set in ``f_rows`` came
-    from the same x_T (``ddim_extras.speed_quality_table``), so each bootstrap resample draws the same
+    from the same x_T (notebook 06's speed-quality table), so each bootstrap resample draws the same
     indices j for every set (a paired bootstrap) and the FID *differences* between sets keep their
     pairing. Their spread is much smaller than either FID's own spread when the sets are alike.
 
@@ -386,8 +375,7 @@ def paired_fid_bootstrap(f_rows, f_ref, n_boot: int = 200, seed: int = 0) -> dic
     if len(rows) < 1 or len({f.shape for f in rows}) != 1:
         raise ValueError(f"f_rows must be a non-empty list of (N, F) arrays of one shape, got "
                          f"{[f.shape for f in rows]}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 2:
-        raise ValueError(f"n_boot must be an integer >= 2 (bootstrap resamples), got {n_boot!r}")
+    check_int("n_boot", n_boot, lo=2, what="bootstrap resamples")
     rng = np.random.default_rng(seed)
     mu_r, cov_r = f_ref.mean(0), np.cov(f_ref, rowvar=False)
     n = rows[0].shape[0]

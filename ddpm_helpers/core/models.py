@@ -6,13 +6,13 @@ r"""Noise-prediction networks: ``model(x_t, t) -> eps_hat`` with the output shap
   embedding added between their two convolutions; a down path, a middle, and an up path
   that concatenates the matching down-path activations (skip connections).
 
-Each model keeps its config dataclass in ``model.config``; :func:`build_model` rebuilds a
+Each model keeps its config dataclass in ``model.config``; ``checkpoints.build_model`` rebuilds a
 model from ``(kind, config dict)``, which is what a checkpoint stores.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from .checks import merge_config
 
 __all__ = ["sinusoidal_embedding", "TimeEmbedding", "MLPConfig", "TimeMLP", "UNetConfig", "ResBlock",
-           "UNet", "build_model", "model_kind", "count_parameters"]
+           "UNet", "count_parameters"]
 
 
 def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -219,33 +219,6 @@ class UNet(nn.Module):
         return self.out(h)
 
 
-# ----------------------------------------------------------------------------- registry
-from .classifier import ClassifierConfig, FashionClassifier  # noqa: E402  (the FID/KID feature network)
-
-_KINDS = {"mlp": (TimeMLP, MLPConfig), "unet": (UNet, UNetConfig),
-          "classifier": (FashionClassifier, ClassifierConfig)}
-
-
-def model_kind(model: nn.Module) -> str:
-    """The registry name of a model ("mlp", "unet" or "classifier")."""
-    for kind, (cls, _) in _KINDS.items():
-        if type(model) is cls:
-            return kind
-    raise ValueError(f"model must be a TimeMLP, a UNet or a FashionClassifier from ddpm_helpers, got {type(model).__name__}")
-
-
-def build_model(kind: str, config: dict | None = None) -> nn.Module:
-    """Build a model from its registry name and a config dict (as stored in a checkpoint)."""
-    if kind not in _KINDS:
-        raise ValueError(f"kind must be one of {sorted(_KINDS)}, got {kind!r}")
-    cls, cfg_cls = _KINDS[kind]
-    return cls(merge_config(cfg_cls, None, dict(config or {})))  # the caller's dict is not modified
-
-
-def config_dict(model: nn.Module) -> dict:
-    """The model's config as a plain dict (tuples turned into lists are turned back on load)."""
-    return asdict(model.config)
-
-
 def count_parameters(model: nn.Module) -> int:
+    """The number of scalar weights of ``model`` (trainable or not)."""
     return sum(p.numel() for p in model.parameters())

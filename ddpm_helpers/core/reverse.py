@@ -20,16 +20,18 @@ the lower bound; diffusers' "fixed_small"); ``variance="beta"`` uses sigma_t^2 =
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 
+from .checks import check_number
 from .forward import check_timesteps, compute_dtype, extract, noise_like
 from .schedules import NoiseSchedule
 
 __all__ = ["predict_x0", "q_posterior", "ddpm_step", "ddim_step", "ddim_sigma"]
 
 
-def predict_x0(x_t: torch.Tensor, eps: torch.Tensor, t, sched: NoiseSchedule) -> torch.Tensor:
+def predict_x0(x_t: torch.Tensor, eps: torch.Tensor, t: int | torch.Tensor, sched: NoiseSchedule) -> torch.Tensor:
     r"""Invert the closed form (Ho et al. 2020, eq. 4 solved for x_0; their eq. 15):
 
         \hat x_0 = (x_t - \sqrt{1 - \bar\alpha_t} \hat\epsilon) / \sqrt{\bar\alpha_t}.
@@ -42,7 +44,8 @@ def predict_x0(x_t: torch.Tensor, eps: torch.Tensor, t, sched: NoiseSchedule) ->
     return (x_t - (1 - ab).sqrt() * eps.to(x_t.dtype)) / ab.sqrt()
 
 
-def q_posterior(x0: torch.Tensor, x_t: torch.Tensor, t, sched: NoiseSchedule):
+def q_posterior(x0: torch.Tensor, x_t: torch.Tensor, t: int | torch.Tensor,
+                sched: NoiseSchedule) -> tuple[torch.Tensor, torch.Tensor]:
     r"""The forward-process posterior, Ho et al. 2020, eqs. 6-7:
 
         q(x_{t-1} | x_t, x_0) = N(\tilde\mu_t, \tilde\beta_t I),
@@ -63,15 +66,16 @@ def q_posterior(x0: torch.Tensor, x_t: torch.Tensor, t, sched: NoiseSchedule):
     return coef_x0 * x0 + coef_xt * x_t, var
 
 
-def _int_step(t, T: int, name: str) -> int:
+def _int_step(t: int | torch.Tensor, T: int, name: str) -> int:
     tt = check_timesteps(t, T, name=name)
     if tt.ndim != 0:
         raise ValueError(f"{name} must be a single int for one sampler step, got a tensor of shape {tuple(tt.shape)}")
     return int(tt)
 
 
-def ddpm_step(x_t: torch.Tensor, eps: torch.Tensor, t, sched: NoiseSchedule, noise=None,
-              variance: str = "posterior", clip_x0: bool = False, generator=None) -> torch.Tensor:
+def ddpm_step(x_t: torch.Tensor, eps: torch.Tensor, t: int | torch.Tensor, sched: NoiseSchedule,
+              noise: torch.Tensor | None = None, variance: Literal["posterior", "beta"] = "posterior",
+              clip_x0: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
     r"""One step of Ho et al. 2020, Algorithm 2 (line 4):
 
         x_{t-1} = 1/\sqrt{alpha_t} (x_t - beta_t / \sqrt{1 - \bar\alpha_t} \hat\epsilon) + \sigma_t z,
@@ -123,8 +127,9 @@ def ddim_sigma(t: int, t_prev: int, sched: NoiseSchedule, eta: float) -> float:
     return eta * math.sqrt((1 - ab_prev) / (1 - ab)) * math.sqrt(1 - ab / ab_prev)
 
 
-def ddim_step(x_t: torch.Tensor, eps: torch.Tensor, t, t_prev, sched: NoiseSchedule, eta: float = 0.0,
-              noise=None, clip_x0: bool = False, generator=None) -> torch.Tensor:
+def ddim_step(x_t: torch.Tensor, eps: torch.Tensor, t: int | torch.Tensor, t_prev: int | torch.Tensor,
+              sched: NoiseSchedule, eta: float = 0.0, noise: torch.Tensor | None = None, clip_x0: bool = False,
+              generator: torch.Generator | None = None) -> torch.Tensor:
     r"""One step of DDIM, Song et al. 2021, eq. 12, from step t to step t_prev < t:
 
         x_{prev} = \sqrt{\bar\alpha_{prev}} \hat x_0
@@ -142,8 +147,7 @@ def ddim_step(x_t: torch.Tensor, eps: torch.Tensor, t, t_prev, sched: NoiseSched
     t_prev = int(t_prev)
     if not -1 <= t_prev < t:
         raise ValueError(f"t_prev must lie in -1..{t - 1} (below t={t}; -1 is the final step), got {t_prev}")
-    if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta >= 0):
-        raise ValueError(f"eta must be a finite number >= 0 (0: deterministic DDIM, 1: DDPM-like), got {eta!r}")
+    eta = check_number("eta", eta, lo=0, what="0: deterministic DDIM, 1: DDPM-like")
     if eps.shape != x_t.shape:
         raise ValueError(f"eps must have x_t's shape {tuple(x_t.shape)}, got {tuple(eps.shape)}")
     x_t = x_t.to(compute_dtype(x_t))

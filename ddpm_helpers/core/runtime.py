@@ -29,17 +29,20 @@ import contextlib
 import os
 import random
 from collections.abc import Iterator
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["pick_device", "model_device", "eval_mode", "cpu_has_amx", "cuda_has_native_bf16", "resolve_amp", "autocast", "AMP_DTYPES",
-           "is_quick", "budget", "seed_everything", "configure_threads", "setup_notebook"]
+from .checks import check_int
+
+__all__ = ["pick_device", "model_device", "eval_mode", "cpu_has_amx", "cuda_has_native_bf16", "resolve_amp", "autocast",
+           "AMP_DTYPES", "is_quick", "budget", "seed_everything", "configure_threads", "setup_notebook"]
 
 Amp = Literal["auto", "bf16", "fp16", "off"]
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+Value = TypeVar("Value")
 
 
 def pick_device(prefer: str | torch.device | None = None) -> torch.device:
@@ -110,7 +113,8 @@ def resolve_amp(amp: Amp, device: torch.device | str, images: bool = True) -> Li
     return "off"  # mps and anything else: full precision unless asked
 
 
-def autocast(device: torch.device | str, amp: Literal["bf16", "fp16", "off"]):
+def autocast(device: torch.device | str,
+             amp: Literal["bf16", "fp16", "off"]) -> contextlib.AbstractContextManager:
     """The context the model's forward pass runs in: ``torch.autocast`` for bf16/fp16, a no-op
     ``contextlib.nullcontext()`` when off."""
     if amp == "off":
@@ -125,7 +129,7 @@ def is_quick() -> bool:
     return os.environ.get("DDPM_QUICK", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def budget(full, quick):
+def budget(full: Value, quick: Value) -> Value:
     """``quick`` in quick mode, else ``full``: the one place where budgets shrink."""
     return quick if is_quick() else full
 
@@ -154,8 +158,7 @@ def configure_threads(threads: int | None = None) -> int:
             raise ValueError(f"DDPM_THREADS must be a positive integer, got {os.environ['DDPM_THREADS']!r}") from None
     if threads is None:
         return torch.get_num_threads()
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    check_int("threads", threads, lo=1)
     torch.set_num_threads(threads)
     return threads
 

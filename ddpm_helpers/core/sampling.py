@@ -22,6 +22,7 @@ same samples on every machine); with ``generator=None`` it is drawn on the model
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 import torch
@@ -38,6 +39,8 @@ __all__ = ["draw_noise", "start_noise", "reverse_loop", "predict_noise", "ddpm_s
 
 # step(x, eps, i, z) -> x_next: ``i`` indexes the loop's timesteps, ``z`` is the step's fresh noise or None
 StepFn = Callable[[torch.Tensor, torch.Tensor, int, "torch.Tensor | None"], torch.Tensor]
+# x_0, or (x_0, trajectory) with return_trajectory=True
+SamplerResult = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
 def draw_noise(shape: Sequence[int], generator: torch.Generator | None, device: torch.device | str) -> torch.Tensor:
@@ -63,7 +66,8 @@ def start_noise(x_T: torch.Tensor | None, shape: Sequence[int], generator: torch
 def reverse_loop(model: nn.Module, x_T: torch.Tensor, timesteps: Sequence[int], step: StepFn, *,
                  noise_at: Callable[[int], bool] | None = None, noises: torch.Tensor | None = None,
                  generator: torch.Generator | None = None, return_trajectory: bool = False,
-                 progress: bool = False, desc: str = "sampling", device: torch.device | str | None = None):
+                 progress: bool = False, desc: str = "sampling",
+                 device: torch.device | str | None = None) -> SamplerResult:
     r"""The one reverse loop of the series. For i, t in enumerate(timesteps):
 
         1. \hat\epsilon = model(x, t)          (t as a (B,) long tensor on the model's device)
@@ -128,7 +132,7 @@ def predict_noise(model: nn.Module, x_t: torch.Tensor, t: int | torch.Tensor) ->
         return _to_host(model(x_t.to(device, torch.float32), tb))
 
 
-def ddim_timesteps(T: int, steps: int, spacing: str = "trailing") -> list[int]:
+def ddim_timesteps(T: int, steps: int, spacing: Literal["trailing", "leading"] = "trailing") -> list[int]:
     """The DDIM timestep subsequence, from noisiest to cleanest.
 
     "trailing" (the default) starts at t = T-1, the level the model was trained to start from:
@@ -147,8 +151,10 @@ def ddim_timesteps(T: int, steps: int, spacing: str = "trailing") -> list[int]:
 
 
 def ddpm_sample(model: nn.Module, sched: NoiseSchedule, shape: Sequence[int], *, x_T: torch.Tensor | None = None,
-                generator: torch.Generator | None = None, variance: str = "posterior", clip_x0: bool = False,
-                return_trajectory: bool = False, progress: bool = True, device: torch.device | str | None = None):
+                generator: torch.Generator | None = None, variance: Literal["posterior", "beta"] = "posterior",
+                clip_x0: bool = False,
+                return_trajectory: bool = False, progress: bool = True,
+                device: torch.device | str | None = None) -> SamplerResult:
     r"""Ancestral sampling, Ho et al. 2020, Algorithm 2: T model calls, t = T-1 .. 0.
 
     ``x_T``: the starting noise (drawn from ``generator`` when omitted). ``generator`` also draws
@@ -172,9 +178,10 @@ def ddpm_sample(model: nn.Module, sched: NoiseSchedule, shape: Sequence[int], *,
 
 
 def ddim_sample(model: nn.Module, sched: NoiseSchedule, shape: Sequence[int], steps: int = 50, eta: float = 0.0, *,
-                x_T: torch.Tensor | None = None, generator: torch.Generator | None = None, spacing: str = "trailing",
+                x_T: torch.Tensor | None = None, generator: torch.Generator | None = None,
+                spacing: Literal["trailing", "leading"] = "trailing",
                 clip_x0: bool = False, return_trajectory: bool = False, progress: bool = True,
-                device: torch.device | str | None = None):
+                device: torch.device | str | None = None) -> SamplerResult:
     r"""DDIM sampling, Song et al. 2021, eq. 12, over ``steps`` timesteps from :func:`ddim_timesteps`.
 
     ``eta = 0`` is deterministic (the same x_T always gives the same x_0); ``eta = 1`` with

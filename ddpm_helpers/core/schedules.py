@@ -24,9 +24,12 @@ Everything is derived in float64 and stored as float32.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import torch
+
+from .checks import check_int, check_number
 
 __all__ = ["NoiseSchedule"]
 
@@ -53,7 +56,7 @@ class NoiseSchedule:
 
     # ------------------------------------------------------------------ builders
     @classmethod
-    def from_betas(cls, betas, kind: str = "custom") -> "NoiseSchedule":
+    def from_betas(cls, betas: Sequence[float] | torch.Tensor, kind: str = "custom") -> NoiseSchedule:
         r"""Derive every quantity from ``betas`` (any 1-D sequence in (0, 1)).
 
         alpha_t = 1 - beta_t;  \bar\alpha_t = \prod_{s<=t} alpha_s;
@@ -83,12 +86,11 @@ class NoiseSchedule:
                    f32(posterior_variance), f32(snr), f32(coef_x0), f32(coef_xt), kind)
 
     @classmethod
-    def linear(cls, T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> "NoiseSchedule":
+    def linear(cls, T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> NoiseSchedule:
         """Ho et al. 2020, sec. 4: betas rise linearly from ``beta_start`` to ``beta_end``."""
         T = _check_T(T)
         for name, v in (("beta_start", beta_start), ("beta_end", beta_end)):
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and 0 < v < 1):
-                raise ValueError(f"{name} must be a number in (0, 1), got {v!r}")
+            check_number(name, v, lo=0, hi=1, lo_open=True, hi_open=True)
         if beta_start > beta_end:
             raise ValueError(
                 f"beta_start must not exceed beta_end, got beta_start={beta_start} > beta_end={beta_end}"
@@ -96,7 +98,7 @@ class NoiseSchedule:
         return cls.from_betas(torch.linspace(beta_start, beta_end, T, dtype=torch.float64, device="cpu"), kind="linear")
 
     @classmethod
-    def cosine(cls, T: int, s: float = 0.008, max_beta: float = 0.999) -> "NoiseSchedule":
+    def cosine(cls, T: int, s: float = 0.008, max_beta: float = 0.999) -> NoiseSchedule:
         r"""Nichol & Dhariwal 2021, eq. 17:
 
         f(u) = cos((u / T + s) / (1 + s) * pi / 2)^2,   \bar\alpha(u) = f(u) / f(0),
@@ -105,8 +107,7 @@ class NoiseSchedule:
         The same as diffusers' ``beta_schedule="squaredcos_cap_v2"``.
         """
         T = _check_T(T)
-        if not (isinstance(s, (int, float)) and math.isfinite(s) and s >= 0):
-            raise ValueError(f"s must be a finite number >= 0, got {s!r}")
+        check_number("s", s, lo=0)
         u = torch.arange(T + 1, dtype=torch.float64, device="cpu")
         f = torch.cos((u / T + s) / (1 + s) * math.pi / 2) ** 2
         betas = (1 - f[1:] / f[:-1]).clamp(max=max_beta)
@@ -122,7 +123,7 @@ class NoiseSchedule:
     def device(self) -> torch.device:
         return self.betas.device
 
-    def to(self, device) -> "NoiseSchedule":
+    def to(self, device: torch.device | str) -> NoiseSchedule:
         """Return a copy with every tensor on ``device`` (this schedule is unchanged)."""
         moved = {f.name: getattr(self, f.name) for f in fields(self)}
         for k, v in moved.items():
@@ -140,7 +141,5 @@ class NoiseSchedule:
                 f"device={self.device})")
 
 
-def _check_T(T) -> int:
-    if isinstance(T, bool) or not isinstance(T, int) or T < 1:
-        raise ValueError(f"T (the number of diffusion steps) must be an integer >= 1, got {T!r}")
-    return T
+def _check_T(T: int) -> int:
+    return check_int("T", T, lo=1, what="the number of diffusion steps")

@@ -1,4 +1,4 @@
-r"""The one training loop for every model in the series, and checkpoints.
+r"""The one training loop for every model in the series (checkpoints: :mod:`ddpm_helpers.core.checkpoints`).
 
 Each step (Ho et al. 2020, Algorithm 1):
   1. draw a batch x_0 from the dataset (resident on the device, picked by indexing),
@@ -20,9 +20,9 @@ returns everything trained so far, with ``result.interrupted = True``.
 from __future__ import annotations
 
 import copy
-import math
 import time
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -30,13 +30,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .checks import check_int
+from .checks import check_int, check_number, merge_config
 from .forward import q_sample
-from .models import build_model, config_dict, model_kind
 from .runtime import autocast, pick_device, resolve_amp
 from .schedules import NoiseSchedule
 
-__all__ = ["TrainConfig", "TrainResult", "train", "save_checkpoint", "load_checkpoint", "EMA", "ema_decay_at"]
+__all__ = ["TrainConfig", "TrainResult", "train", "EMA", "ema_decay_at"]
 
 
 @dataclass
@@ -113,18 +112,15 @@ class EMA:
         self.updates += 1
 
 
-def _check_train_inputs(model, data, sched, config, loss_weights):
+def _check_train_inputs(data: torch.Tensor, sched: NoiseSchedule, config: TrainConfig,
+                        loss_weights: torch.Tensor | None) -> None:
     if not isinstance(data, torch.Tensor) or data.ndim < 2 or data.shape[0] < 1:
         raise ValueError(f"data must be a tensor (N, ...) of training examples, got "
                          f"{type(data).__name__} {tuple(getattr(data, 'shape', ()))}")
     for name in ("steps", "batch_size", "buckets", "log_every"):
-        v = getattr(config, name)
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"config.{name} must be an integer >= 1, got {v!r}")
-    if not (config.lr > 0 and math.isfinite(config.lr)):
-        raise ValueError(f"config.lr must be a positive number, got {config.lr!r}")
-    if not 0 <= config.ema_decay < 1:
-        raise ValueError(f"config.ema_decay must lie in [0, 1), got {config.ema_decay!r}")
+        check_int(f"config.{name}", getattr(config, name), lo=1)
+    check_number("config.lr", config.lr, lo=0, lo_open=True)
+    check_number("config.ema_decay", config.ema_decay, lo=0, hi=1, hi_open=True)
     if config.amp not in ("auto", "bf16", "fp16", "off"):
         raise ValueError(f"config.amp must be 'auto', 'bf16', 'fp16' or 'off', got {config.amp!r}")
     if loss_weights is not None and tuple(loss_weights.shape) != (sched.T,):
@@ -132,7 +128,9 @@ def _check_train_inputs(model, data, sched, config, loss_weights):
 
 
 def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: TrainConfig | None = None,
-          loss_weights: torch.Tensor | None = None, callback=None, **overrides) -> TrainResult:
+          loss_weights: torch.Tensor | None = None,
+          callback: Callable[[int, nn.Module, nn.Module, float], bool | None] | None = None,
+          **overrides) -> TrainResult:
     """Train ``model`` to predict the noise in ``q_sample(data, t)``; see the module docstring.
 
     ``overrides`` set single fields of ``config`` (``train(m, x, sched, steps=500)``).
@@ -140,14 +138,9 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
     far, excluding earlier callbacks); returning True stops training. Time spent inside it is not counted.
     Shapes: data (N, ...) with the model's input shape per example; loss_weights (T,) or None.
     """
-    config = config or TrainConfig()
-    if overrides:
-        unknown = set(overrides) - set(TrainConfig.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown training options {sorted(unknown)}; allowed: "
-                             f"{sorted(TrainConfig.__dataclass_fields__)}")
-        config = TrainConfig(**{**config.__dict__, **overrides})
-    _check_train_inputs(model, data, sched, config, loss_weights)
+    if overrides or config is None:  # a new config; the caller's is never modified
+        config = merge_config(TrainConfig, config, overrides)
+    _check_train_inputs(data, sched, config, loss_weights)
     device = pick_device(config.device)
     cuda = device.type == "cuda"
 
@@ -248,87 +241,3 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
                        bucket_losses=np.array(bucket_records).reshape(-1, nb), bucket_edges=edges,
                        steps_done=step, seconds=seconds, interrupted=interrupted, device=str(device),
                        config=config, precision=precision)
-
-
-# ----------------------------------------------------------------------------- checkpoints
-def save_checkpoint(path, model: nn.Module, sched: NoiseSchedule | None = None, meta: dict | None = None) -> None:
-    """Save weights plus everything needed to rebuild the model (and its schedule).
-
-    The file holds only tensors, numbers, strings, lists and dicts, so it loads with
-    ``torch.load(path, weights_only=True)``; ``meta`` that could not be loaded back that way is
-    refused with a ValueError (before anything is written).
-    """
-    cfg = config_dict(model)
-    cfg = {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.items()}
-    meta = _plain(meta or {}, "meta")
-    ckpt = {
-        "format": "ddpm_helpers/1",
-        "kind": model_kind(model),
-        "config": cfg,
-        "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-        "meta": meta,
-    }
-    if sched is not None:
-        # every float32 table, so that loading gives back exactly this schedule (re-deriving
-        # from the float32 betas would differ in the last bits)
-        ckpt["schedule"] = {f.name: (v.detach().cpu() if isinstance(v, torch.Tensor) else v)
-                            for f in fields(sched) for v in [getattr(sched, f.name)]}
-    torch.save(ckpt, path)
-
-
-_PLAIN = (bool, int, float, str, type(None))
-
-
-def _plain(value, where: str):
-    """``value`` with str subclasses turned into str, after checking that ``torch.load(weights_only=True)``
-    can read it back: None, bool, int, float, str, tensors, and lists/tuples/dicts (str keys) of them."""
-    if isinstance(value, str):
-        return str(value)  # e.g. torch.__version__ is a TorchVersion, a str subclass weights_only rejects
-    if isinstance(value, _PLAIN):
-        return value
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu()
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, dict):
-        bad = [k for k in value if not isinstance(k, str)]
-        if bad:
-            raise ValueError(f"{where} keys must be strings, got {bad[0]!r}")
-        return {str(k): _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
-    raise ValueError(f"{where} holds a {type(value).__name__} ({value!r:.60}), which a checkpoint cannot "
-                     f"load back with torch.load(weights_only=True); allowed: None, bool, int, float, str, "
-                     f"tensors, and lists/dicts of them (convert it, e.g. str(value))")
-
-
-def load_checkpoint(path, model: nn.Module | None = None, device="cpu"):
-    """Load a checkpoint written by :func:`save_checkpoint`.
-
-    Returns ``(model, sched, meta)``: the model rebuilt from the stored config (or ``model``, when
-    given, after checking that its config matches), the stored schedule (or None) and the metadata.
-    """
-    # torch.__version__ (a str subclass) in older checkpoints' meta is the one non-plain type allowed
-    # (torch.serialization.safe_globals: torch >= 2.5, the floor in requirements.txt)
-    with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != "ddpm_helpers/1":
-        raise ValueError(f"{path} is not a ddpm_helpers checkpoint (no 'format': 'ddpm_helpers/1' entry)")
-    kind, cfg = ckpt["kind"], ckpt["config"]
-    if model is None:
-        model = build_model(kind, cfg)
-    else:
-        mine = {k: list(v) if isinstance(v, tuple) else v for k, v in config_dict(model).items()}
-        if model_kind(model) != kind or mine != cfg:
-            diff = {k: (mine.get(k), cfg.get(k)) for k in set(mine) | set(cfg) if mine.get(k) != cfg.get(k)}
-            raise ValueError(f"checkpoint {path} was built for a {kind} with a different config; the given "
-                             f"model is a {model_kind(model)}; differing fields (given, checkpoint): {diff}. "
-                             f"Call load_checkpoint(path) without a model to rebuild the right one.")
-    model.load_state_dict(ckpt["state_dict"])
-    model.to(device).eval()
-    sched = None
-    if "schedule" in ckpt:
-        stored = ckpt["schedule"]
-        if set(stored) == {f.name for f in fields(NoiseSchedule)}:
-            sched = NoiseSchedule(**stored)
-        else:  # older checkpoints hold only the betas
-            sched = NoiseSchedule.from_betas(stored["betas"].double(), kind=stored["kind"])
-    return model, sched, ckpt["meta"]

@@ -1,4 +1,182 @@
-"""Notebook 06: theory (stub: re-exports, to be moved here)."""
-from ...ddim_theory import ddim_geometry, premeasured_reading, premeasured_table, q_sigma_marginal_check, respaced_ddpm_sample, skip_comparison, table_beside_premeasured  # noqa: F401
-from ...troubleshooting import respace  # noqa: F401
-__all__ = ['ddim_geometry', 'premeasured_reading', 'premeasured_table', 'q_sigma_marginal_check', 'respace', 'respaced_ddpm_sample', 'skip_comparison', 'table_beside_premeasured']
+r"""Notebook 06's theory: why DDIM works with a DDPM-trained model: the non-Markovian forward process q_sigma,
+the eta = 1 identity on any sub-grid, the three samplers that skip steps, and DDIM's geometry.
+
+Song et al. 2021 (sec. 3.1, eq. 7) define, for any noise scales sigma, a forward process whose
+reverse conditionals are
+
+    q_sigma(x_{t'} | x_t, x_0) = N( \sqrt{\bar\alpha_{t'}} x_0
+                                    + \sqrt{1 - \bar\alpha_{t'} - \sigma^2}
+                                      (x_t - \sqrt{\bar\alpha_t} x_0) / \sqrt{1 - \bar\alpha_t},
+                                    \sigma^2 I ),
+
+and whose marginals q_sigma(x_t | x_0) = N(\sqrt{\bar\alpha_t} x_0, (1 - \bar\alpha_t) I) are the SAME as
+DDPM's for every sigma (their Lemma 1). L_simple only ever sees those marginals, so one trained
+eps-model serves every member of the family: eta = 1 is DDPM (on the full grid and, with respaced
+betas, on any sub-grid), eta = 0 is deterministic DDIM. Replacing x_0 by \hat x_0(x_t) in the mean
+gives the DDIM update (eq. 12, :func:`~ddpm_helpers.core.reverse.ddim_step`).
+
+Notation (symbol -> name), 0-indexed t as in ``core.schedules``; t' < t is the next (earlier) timestep:
+
+    \bar\alpha_t, \bar\alpha_{t'}   alpha_bars[t], alpha_bars[t_prev]   (t_prev = -1: 1.0)
+    \sigma                          ddim_sigma(t, t_prev, sched, eta)    Song et al. eq. 16
+    \tau_k, beta'_k                 respace(sched, steps)                kept timesteps, respaced betas
+
+``respace`` (notebook 04's troubleshooting) is re-exported here.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ...core.checks import check_int, check_number
+from ...core.forward import q_sample
+from ...core.reverse import ddim_sigma, ddpm_step, predict_x0
+from ...core.runtime import model_device
+from ...core.sampling import ddim_sample, ddim_timesteps, reverse_loop, start_noise
+from ...core.schedules import NoiseSchedule
+from ..moons.experiments import naive_skip_sample
+from ..unet.troubleshooting import respace
+
+__all__ = ["q_sigma_posterior", "q_sigma_marginal_check", "respaced_ddpm_sample", "skip_comparison",
+           "ddim_geometry", "respace"]
+
+
+def _abar(sched: NoiseSchedule, t: int) -> float:
+    return 1.0 if t < 0 else sched.alpha_bars.double()[t].item()
+
+
+def _check_pair(t, t_prev, sched) -> tuple[int, int]:
+    t = check_int("t", t, 0, sched.T - 1, hi_name="T-1")
+    check_int("t_prev", t_prev, -1, t - 1, what=f"below t={t}; -1 is x_0")
+    return t, t_prev
+
+
+def q_sigma_posterior(x_t: torch.Tensor, x0: torch.Tensor, t: int, t_prev: int, sched: NoiseSchedule,
+                      eta: float) -> tuple[torch.Tensor, float]:
+    r"""Song et al. 2021, eq. 7: the mean and variance of q_sigma(x_{t'} | x_t, x_0), with \sigma from eq. 16,
+
+        mean = \sqrt{\bar\alpha_{t'}} x_0
+               + \sqrt{1 - \bar\alpha_{t'} - \sigma^2} (x_t - \sqrt{\bar\alpha_t} x_0) / \sqrt{1 - \bar\alpha_t},
+        var  = \sigma^2.
+
+    The fraction (x_t - \sqrt{\bar\alpha_t} x_0) / \sqrt{1 - \bar\alpha_t} is the noise \epsilon that made x_t.
+    With t' = t - 1 and eta = 1 this is DDPM's posterior q(x_{t-1} | x_t, x_0) (Ho et al. eqs. 6-7).
+
+    Shapes: x_t, x0 (B, ...) -> mean (B, ...), var a float.
+    """
+    t, t_prev = _check_pair(t, t_prev, sched)
+    eta = check_number("eta", eta, lo=0.0, what="0: deterministic, 1: DDPM's posterior variance")
+    if x_t.shape != x0.shape:
+        raise ValueError(f"x_t and x0 must have the same shape, got {tuple(x_t.shape)} and {tuple(x0.shape)}")
+    ab, abp = _abar(sched, t), _abar(sched, t_prev)
+    sigma = ddim_sigma(t, t_prev, sched, eta)
+    # 1. the noise that made x_t from x_0
+    eps = (x_t - math.sqrt(ab) * x0) / math.sqrt(1 - ab)
+    # 2. x_0 scaled to level t', plus that noise scaled to the variance left after sigma^2
+    mean = math.sqrt(abp) * x0 + math.sqrt(max(1 - abp - sigma**2, 0.0)) * eps
+    return mean, sigma**2
+
+
+def q_sigma_marginal_check(x0: torch.Tensor, t: int, t_prev: int, sched: NoiseSchedule, etas=(0.0, 0.5, 1.0),
+                           draws: int = 20, generator: torch.Generator | None = None) -> list[dict]:
+    r"""Monte Carlo check of Song et al.'s Lemma 1 for one step: draw x_t ~ q(x_t | x_0) (Ho et al. eq. 4),
+    then x_{t'} ~ q_sigma(x_{t'} | x_t, x_0) (:func:`q_sigma_posterior`); the residual
+    r = x_{t'} - \sqrt{\bar\alpha_{t'}} x_0 must have mean 0 and variance 1 - \bar\alpha_{t'} for EVERY eta,
+    the marginal q(x_{t'} | x_0) a model trained with L_simple has seen.
+
+    Returns one dict per eta: eta, sigma2, mean (of r), var (of r, measured), var_expected,
+    var_se (the standard error of the measured variance, sqrt(2/(N-1)) var_expected for N numbers).
+    Shapes: x0 (B, ...); ``draws`` x_t per data point.
+    """
+    check_int("draws", draws, 1, what="x_t drawn per data point")
+    x0 = x0.double().repeat(draws, *([1] * (x0.ndim - 1)))  # (B, ...) -> (draws * B, ...)
+    abp = _abar(sched, t_prev)
+    src = generator.device if generator is not None else x0.device  # draw where the generator lives
+    rows = []
+    for eta in etas:
+        x_t, _ = q_sample(x0, torch.full((x0.shape[0],), t, dtype=torch.long, device=x0.device), sched,
+                          noise=torch.randn(x0.shape, generator=generator, dtype=torch.float64, device=src))
+        mean, var = q_sigma_posterior(x_t.double(), x0, t, t_prev, sched, eta)
+        z = torch.randn(x0.shape, generator=generator, dtype=torch.float64, device=src).to(x0.device)
+        x_prev = mean + math.sqrt(var) * z
+        r = (x_prev - math.sqrt(abp) * x0).flatten()
+        n = r.numel()
+        rows.append({"eta": float(eta), "sigma2": var, "mean": r.mean().item(), "var": r.var().item(),
+                     "var_expected": 1 - abp, "var_se": math.sqrt(2 / (n - 1)) * (1 - abp)})
+    return rows
+
+
+def respaced_ddpm_sample(model, sched: NoiseSchedule, shape, steps: int, *, x_T: torch.Tensor | None = None,
+                         generator: torch.Generator | None = None, return_trajectory: bool = False):
+    r"""Ho et al. 2020, Algorithm 2 on the respaced schedule (Nichol & Dhariwal 2021, sec. 4): keep the
+    timesteps \tau_0 < ... < \tau_{K-1} of :func:`~ddpm_helpers.core.sampling.ddim_timesteps` ("trailing"), give the
+    k-th kept step the beta that covers the whole jump, beta'_k = 1 - \bar\alpha_{\tau_k} / \bar\alpha_{\tau_{k-1}},
+    and call the model at the original \tau_k. This skips steps CORRECTLY: it is DDIM with eta = 1 on the
+    sub-grid (eq. 16 with t' = \tau_{k-1} gives \sigma^2 = \tilde\beta'_k).
+
+    One z is drawn at every step (the last one unused, as its variance is 0), in the same order as
+    :func:`~ddpm_helpers.core.sampling.ddim_sample` with eta > 0 draws them, so the same generator seed gives
+    both samplers the same noise. Returns x_0 or ``(x_0, trajectory)`` on the CPU.
+    Shapes: shape = (B, ...) -> x_0 (B, ...); trajectory (steps + 1, B, ...), x_T first.
+    """
+    sub, ts = respace(sched, steps)  # ts increasing; sub.betas[k] = beta'_k
+    host = sub.to("cpu")
+    order = list(range(len(ts) - 1, -1, -1))  # k = K-1 .. 0
+    x = start_noise(x_T, shape, generator, model_device(model))
+
+    def step(x, eps, i, z):
+        return ddpm_step(x, eps, order[i], host, noise=z)  # the sub-schedule's step k; z unused at k = 0
+
+    return reverse_loop(model, x, [ts[k] for k in order], step, noise_at=lambda i: True, generator=generator,
+                        return_trajectory=return_trajectory, desc=f"respaced DDPM {steps}")
+
+
+def skip_comparison(model, sched: NoiseSchedule, x_T: torch.Tensor, steps: int, seed: int = 0) -> dict:
+    r"""The three ways to sample in ``steps`` model calls, from ONE x_T (notebook 06, the 2-D section):
+
+    * "naive skip": Algorithm 2's one-step update at t = T-1, T-1-k, ... (k = T // steps), the mistake of
+      notebook 03 (:func:`~ddpm_helpers.lessons.moons.experiments.naive_skip_sample`);
+    * "respaced DDPM": Algorithm 2 with the respaced betas (:func:`respaced_ddpm_sample`) = DDIM eta = 1;
+    * "DDIM eta=0": deterministic DDIM on the same "trailing" timesteps.
+
+    Returns {name: (x_0, trajectory, timesteps)}; trajectories (len(timesteps) + 1, B, ...) on the CPU.
+    """
+    check_int("steps", steps, 1, sched.T, hi_name="T")
+    k = sched.T // steps
+    x0, traj, ts = naive_skip_sample(model, sched, x_T.shape[0], k, x_T=x_T,
+                                     generator=torch.Generator().manual_seed(seed), return_trajectory=True)
+    out = {"naive skip": (x0, traj, ts)}
+    sub_ts = ddim_timesteps(sched.T, steps)
+    out["respaced DDPM"] = (*respaced_ddpm_sample(model, sched, tuple(x_T.shape), steps, x_T=x_T,
+                                                  generator=torch.Generator().manual_seed(seed),
+                                                  return_trajectory=True), sub_ts)
+    out["DDIM eta=0"] = (*ddim_sample(model, sched, tuple(x_T.shape), steps=steps, eta=0.0, x_T=x_T,
+                                      return_trajectory=True, progress=False), sub_ts)
+    return out
+
+
+def ddim_geometry(x_t: torch.Tensor, eps: torch.Tensor, t: int, t_prev: int, sched: NoiseSchedule, eta: float,
+                  noise: torch.Tensor) -> dict:
+    r"""The three terms of one DDIM step (Song et al. 2021, eq. 12), as vectors that add up to x_{t'}:
+
+        x_{t'} = \sqrt{\bar\alpha_{t'}} \hat x_0   +   \sqrt{1 - \bar\alpha_{t'} - \sigma^2} \hat\epsilon   +   \sigma z
+                 ("x0_term")                          ("direction", pointing to x_t)                       ("noise")
+
+    Returns a dict with x0_hat, x0_term, direction, noise, x_prev (their sum) and sigma.
+    Shapes: x_t, eps, noise (B, ...) -> each term (B, ...).
+    """
+    t, t_prev = _check_pair(t, t_prev, sched)
+    eta = check_number("eta", eta, lo=0.0, what="0: deterministic DDIM, 1: DDPM-like")
+    abp = _abar(sched, t_prev)
+    sigma = ddim_sigma(t, t_prev, sched, eta)
+    # 1. the predicted x_0
+    x0_hat = predict_x0(x_t, eps, t, sched)
+    # 2. scaled to level t'
+    x0_term = math.sqrt(abp) * x0_hat
+    # 3. the direction pointing to x_t
+    direction = math.sqrt(max(1 - abp - sigma**2, 0.0)) * eps
+    # 4. fresh noise
+    fresh = sigma * noise
+    return {"x0_hat": x0_hat, "x0_term": x0_term, "direction": direction, "noise": fresh,
+            "x_prev": x0_term + direction + fresh, "sigma": sigma}

@@ -1,4 +1,4 @@
-r"""From the variational bound (ELBO) to the mean-squared error on the noise (notebook 05).
+r"""Notebook 05's bound: from the variational bound (ELBO) to the mean-squared error on the noise.
 
 Ho et al. 2020, eq. 5 (paper's 1-indexed t) writes the negative ELBO as
 
@@ -15,7 +15,7 @@ parameterisation of mu_theta (eq. 11), each L_{t-1} becomes a weighted MSE (eq. 
 Dropping w_t gives L_simple (eq. 14). This module holds each step as a pure function so that
 notebook 05 and the tests can check it numerically.
 
-Index convention: 0-indexed t as in ``schedules`` (the paper's t is our t + 1). Our ``t >= 1``
+Index convention: 0-indexed t as in ``core.schedules`` (the paper's t is our t + 1). Our ``t >= 1``
 are the paper's L_{t-1} terms (t > 1); our ``t = 0`` is the paper's t = 1, the decoder L_0.
 
 Notation (symbol -> name):
@@ -40,9 +40,10 @@ import math
 
 import torch
 
-from .core.forward import check_timesteps, extract
-from .core.reverse import q_posterior
-from .core.schedules import NoiseSchedule
+from ...core.checks import check_int, check_number
+from ...core.forward import check_timesteps, extract
+from ...core.reverse import q_posterior
+from ...core.schedules import NoiseSchedule
 
 __all__ = ["gaussian_kl", "gaussian_kl_monte_carlo", "posterior_on_grid", "posterior_mean_from_eps",
            "reverse_variances", "elbo_weights", "elbo_loss_weights", "kl_term"]
@@ -83,8 +84,7 @@ def gaussian_kl_monte_carlo(mean1, var1, mean2, var2, n: int = 100_000, generato
 
     Shapes: scalars (or 0-d tensors) -> two floats.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n must be an integer >= 2 (number of Monte Carlo draws), got {n!r}")
+    check_int("n", n, 2, what="number of Monte Carlo draws")
     m1, v1, m2, v2 = (_as_tensor(a) for a in (mean1, var1, mean2, var2))
     _check_variances(var1=v1, var2=v2)
     if any(a.numel() != 1 for a in (m1, v1, m2, v2)):
@@ -103,7 +103,8 @@ def posterior_on_grid(x0: float, x_t: float, t: int, sched: NoiseSchedule, grid=
     r"""q(x_{t-1} | x_t, x_0) for 1-D data by brute-force Bayes on a grid of x_{t-1} values:
 
         q(x_{t-1} | x_t, x_0) \propto q(x_t | x_{t-1}) q(x_{t-1} | x_0)
-                                = N(x_t; \sqrt{alpha_t} x_{t-1}, beta_t) N(x_{t-1}; \sqrt{\bar\alpha_{t-1}} x_0, 1 - \bar\alpha_{t-1}),
+                                = N(x_t; \sqrt{alpha_t} x_{t-1}, beta_t)
+                                  N(x_{t-1}; \sqrt{\bar\alpha_{t-1}} x_0, 1 - \bar\alpha_{t-1}),
 
     normalised numerically (the Markov property makes q(x_t | x_{t-1}, x_0) = q(x_t | x_{t-1})).
     No formula for the answer is used: compare the result with :func:`ddpm_helpers.q_posterior`.
@@ -116,9 +117,7 @@ def posterior_on_grid(x0: float, x_t: float, t: int, sched: NoiseSchedule, grid=
     t = int(check_timesteps(t, sched.T))
     if t < 1:
         raise ValueError(f"t must be >= 1 for the posterior q(x_(t-1) | x_t, x_0) (x_(t-1) is x_0 at t=0), got {t}")
-    for name, v in (("x0", x0), ("x_t", x_t)):
-        if not (isinstance(v, (int, float)) and math.isfinite(v)):
-            raise ValueError(f"{name} must be a finite number (1-D data), got {v!r}")
+    x0, x_t = check_number("x0", x0, what="1-D data"), check_number("x_t", x_t, what="1-D data")
     beta = sched.betas[t].double()
     alpha = sched.alphas[t].double()
     ab_prev = sched.alpha_bars_prev[t].double()

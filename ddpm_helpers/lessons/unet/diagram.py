@@ -1,6 +1,6 @@
 r"""The U-Net as a picture (notebook 04): boxes for the layers, drawn from a real forward pass.
 
-:func:`unet_layout` runs :func:`~ddpm_helpers.anatomy.trace_shapes` on the model and turns its records
+:func:`unet_layout` runs :func:`~.anatomy.trace_shapes` on the model and turns its records
 into boxes: one per top-level layer, placed left to right in the order they run and one row lower for
 every halving of the resolution, so the down path, the middle and the up path form the "U". The skip
 connections are read off the model the way ``UNet.forward`` uses them: every activation of the stem
@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
 import torch
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
+from ...core.models import ResBlock, SelfAttention, UNet
+from ...ui.style import new_figure, styled
 from .anatomy import trace_shapes
-from .core.models import ResBlock, SelfAttention, UNet
-from .plots import new_figure, style
 
 __all__ = ["unet_layout", "plot_unet_diagram"]
 
@@ -104,6 +103,7 @@ def _label(b) -> str:
     return f"{b['name']}\n{kind}\n{c}×{h}×{w}"
 
 
+@styled
 def plot_unet_diagram(model: UNet, x: torch.Tensor | None = None, t: torch.Tensor | None = None,
                       title: str | None = None) -> Figure:
     """The U-Net of ``model`` as boxes (name, layer type, output channels × height × width) in the order they
@@ -113,40 +113,39 @@ def plot_unet_diagram(model: UNet, x: torch.Tensor | None = None, t: torch.Tenso
     boxes = lay["boxes"]
     ncol, nlev = len(boxes), max(b["level"] for b in boxes) + 1
     bw, bh, dx, dy = 0.94, 0.66, 1.04, 1.25
-    with matplotlib.rc_context(style()):
-        fig = new_figure(figsize=(max(12.0, 0.78 * ncol), 2.2 + 1.55 * nlev))
-        ax = fig.subplots()
-        pos = {}
-        for b in boxes:
-            cx, cy = b["col"] * dx, -b["level"] * dy
-            pos[b["name"]] = (cx, cy)
-            ax.add_patch(FancyBboxPatch((cx - bw / 2, cy - bh / 2), bw, bh, boxstyle="round,pad=0.02",
-                                        fc=KIND_COLORS[b["kind"]], ec="0.3", lw=1))
-            ax.text(cx, cy, _label(b), ha="center", va="center", fontsize=7)
-        for a, b in zip(boxes[:-1], boxes[1:]):  # the main path
-            (x0, y0), (x1, y1) = pos[a["name"]], pos[b["name"]]
-            ax.add_patch(FancyArrowPatch((x0 + bw / 2, y0), (x1 - bw / 2, y1), arrowstyle="-|>", mutation_scale=9,
-                                         color="0.35", lw=1))
-        for src, dst in lay["skips"]:  # the skip connections, arched over the U
-            (x0, y0), (x1, y1) = pos[src], pos[dst]
-            ax.add_patch(FancyArrowPatch((x0, y0 + bh / 2), (x1, y1 + bh / 2), arrowstyle="-|>", mutation_scale=9,
-                                         connectionstyle="arc3,rad=-0.18", color="C3", lw=1, alpha=0.75))
-        names = {"stem": "stem / output conv", "resblock": "ResBlock (+ time embedding)",
-                 "downsample": "downsample (stride-2 conv)", "upsample": "upsample (nearest ×2, conv)",
-                 "attention": "self-attention"}
-        handles = [Line2D([], [], color="0.35", label="main path"),
-                   Line2D([], [], color="C3", label="skip: concatenated onto the up-path input")]
-        handles += [Patch(fc=KIND_COLORS[k], ec="0.3", label=v) for k, v in names.items()
-                    if any(b["kind"] == k for b in boxes)]
-        ts = lay["time_shape"]
-        span = max((abs(pos[a][0] - pos[b][0]) for a, b in lay["skips"]), default=0.0)
-        ax.set_xlim(-0.8, (ncol - 1) * dx + 0.8)
-        ax.set_ylim(-(nlev - 1) * dy - 0.9, bh / 2 + 0.1 * span + 0.4)  # room for the highest skip arc
-        ax.set_aspect("equal")
-        ax.axis("off")
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=10, ncol=4, frameon=False)
-        cfg = model.config
-        fig.suptitle(title or f"The U-Net, traced: {sum(p.numel() for p in model.parameters()):,} parameters, "
-                              f"channel_mults={tuple(cfg.channel_mults)}\nboxes: C×H×W after each layer; the time embedding "
-                              f"({ts[1]} numbers per image) is added in every ResBlock")
+    fig = new_figure(figsize=(max(12.0, 0.78 * ncol), 2.2 + 1.55 * nlev))
+    ax = fig.subplots()
+    pos = {}
+    for b in boxes:
+        cx, cy = b["col"] * dx, -b["level"] * dy
+        pos[b["name"]] = (cx, cy)
+        ax.add_patch(FancyBboxPatch((cx - bw / 2, cy - bh / 2), bw, bh, boxstyle="round,pad=0.02",
+                                    fc=KIND_COLORS[b["kind"]], ec="0.3", lw=1))
+        ax.text(cx, cy, _label(b), ha="center", va="center", fontsize=7)
+    for a, b in zip(boxes[:-1], boxes[1:]):  # the main path
+        (x0, y0), (x1, y1) = pos[a["name"]], pos[b["name"]]
+        ax.add_patch(FancyArrowPatch((x0 + bw / 2, y0), (x1 - bw / 2, y1), arrowstyle="-|>", mutation_scale=9,
+                                     color="0.35", lw=1))
+    for src, dst in lay["skips"]:  # the skip connections, arched over the U
+        (x0, y0), (x1, y1) = pos[src], pos[dst]
+        ax.add_patch(FancyArrowPatch((x0, y0 + bh / 2), (x1, y1 + bh / 2), arrowstyle="-|>", mutation_scale=9,
+                                     connectionstyle="arc3,rad=-0.18", color="C3", lw=1, alpha=0.75))
+    names = {"stem": "stem / output conv", "resblock": "ResBlock (+ time embedding)",
+             "downsample": "downsample (stride-2 conv)", "upsample": "upsample (nearest ×2, conv)",
+             "attention": "self-attention"}
+    handles = [Line2D([], [], color="0.35", label="main path"),
+               Line2D([], [], color="C3", label="skip: concatenated onto the up-path input")]
+    handles += [Patch(fc=KIND_COLORS[k], ec="0.3", label=v) for k, v in names.items()
+                if any(b["kind"] == k for b in boxes)]
+    ts = lay["time_shape"]
+    span = max((abs(pos[a][0] - pos[b][0]) for a, b in lay["skips"]), default=0.0)
+    ax.set_xlim(-0.8, (ncol - 1) * dx + 0.8)
+    ax.set_ylim(-(nlev - 1) * dy - 0.9, bh / 2 + 0.1 * span + 0.4)  # room for the highest skip arc
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=10, ncol=4, frameon=False)
+    cfg = model.config
+    fig.suptitle(title or f"The U-Net, traced: {sum(p.numel() for p in model.parameters()):,} parameters, "
+                          f"channel_mults={tuple(cfg.channel_mults)}\nboxes: C×H×W after each layer; "
+                          f"the time embedding ({ts[1]} numbers per image) is added in every ResBlock")
     return fig

@@ -1,0 +1,185 @@
+"""Notebook 06's speed-quality table: time each sampler on the same starting noise, score it with FID/KID,
+and read the result against the table pre-measured on a CPU (shipped in ``ddpm_helpers/weights/``) and
+against FID's own noise at that n.
+
+``benchmarks/ddim_table.py`` runs :func:`speed_quality_table` at larger n.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import torch
+
+from ...core import metrics as metrics_module
+from ...core.checks import check_int, check_number
+from ...core.paths import WEIGHTS_DIR
+from ...core.sampling import ddim_sample, ddim_timesteps, ddpm_sample
+from ...core.schedules import NoiseSchedule
+from ...ui.tables import markdown_table
+
+__all__ = ["speed_quality_table", "format_table", "premeasured_table", "table_beside_premeasured",
+           "premeasured_reading"]
+
+PREMEASURED_TABLE = WEIGHTS_DIR / "fashion_unet.ddim_table.json"
+
+
+def _seed_of(generator) -> int:
+    if generator is None:
+        return 0
+    if isinstance(generator, torch.Generator):
+        return generator.initial_seed()
+    if isinstance(generator, int) and not isinstance(generator, bool):
+        return generator
+    raise ValueError(f"generator must be None, an int seed or a torch.Generator, got {generator!r}")
+
+
+def speed_quality_table(model, sched: NoiseSchedule, n: int, steps_list=(10, 20, 50, 100, 250),
+                        etas=(0.0, 0.5, 1.0), include_ddpm: bool = True, generator=None,
+                        batch_size: int = 256, reference: str = "test", classifier=None,
+                        metrics: bool = True, shape=None, progress: bool = False,
+                        return_samples: bool = False) -> list[dict]:
+    r"""Time each sampler on ``n`` images and score them with FID/KID.
+
+    Rows: DDPM with all T steps (when ``include_ddpm``), then DDIM for every ``steps`` in
+    ``steps_list`` and every ``eta`` in ``etas``. Every row starts from the same x_T, drawn from
+    the seed of ``generator`` (an int or a ``torch.Generator``; None means 0), and draws its
+    per-step noise from streams seeded with seed + 1 + batch index, so rows differ only by the sampler.
+    ``shape`` is one image's (C, H, W) (read from ``model.config`` of a U-Net when None). ``seconds`` is the
+    wall time of sampling alone; ``fid``/``kid``/``kid_std`` come from ``ddpm_helpers.core.metrics.image_quality``
+    (skipped when ``metrics=False``).
+
+    Returns a list of dicts with keys sampler, steps, eta, n, seconds, images_per_second,
+    model_calls, and fid, kid, kid_std; with ``return_samples`` also ``samples``, the row's (n, C, H, W)
+    images (row i's image j and row k's image j share x_T: :func:`ddpm_helpers.core.metrics.paired_fid_bootstrap`
+    uses that to tell rows apart). Shapes: samples are (n, 1, 28, 28) for FashionMNIST.
+    """
+    check_int("n", n, 2, what="images per row")
+    check_int("batch_size", batch_size, 1)
+    for k in steps_list:
+        ddim_timesteps(sched.T, k)  # validates every entry (1..T)
+    for e in etas:
+        check_number("every eta", e, lo=0.0)
+    seed = _seed_of(generator)
+    if shape is None:
+        cfg = getattr(model, "config", None)
+        if cfg is None or not hasattr(cfg, "image_size"):
+            raise ValueError("shape must be given (C, H, W) for a model without a UNetConfig in model.config")
+        shape = (cfg.in_channels, cfg.image_size, cfg.image_size)
+    shape = tuple(shape)
+    runs = [("DDPM", sched.T, 1.0)] if include_ddpm else []
+    runs += [("DDIM", k, float(e)) for k in steps_list for e in etas]
+    rows = []
+    for sampler, k, eta in runs:
+        # 1. the same starting noise for every row; the per-step noise from a second stream
+        x_T = torch.randn((n, *shape), generator=torch.Generator().manual_seed(seed), device="cpu")  # (n, C, H, W)
+        chunks = []
+        t0 = time.perf_counter()
+        for i, start in enumerate(range(0, n, batch_size)):
+            xb = x_T[start:start + batch_size]
+            g = torch.Generator().manual_seed(seed + 1 + i)  # one noise stream per batch
+            # 2. sample (timed)
+            if sampler == "DDPM":
+                x = ddpm_sample(model, sched, tuple(xb.shape), x_T=xb, generator=g, progress=progress)
+            else:
+                x = ddim_sample(model, sched, tuple(xb.shape), steps=k, eta=eta, x_T=xb, generator=g,
+                                progress=progress)
+            chunks.append(x.cpu())
+        seconds = time.perf_counter() - t0
+        samples = torch.cat(chunks)
+        row = {"sampler": sampler, "steps": k, "eta": eta, "n": n, "seconds": seconds,
+               "images_per_second": n / max(seconds, 1e-9), "model_calls": k}
+        if metrics:  # notebook 04's FID/KID (looked up at call time, so a test can stand in for it)
+            q = metrics_module.image_quality(samples, reference=reference, classifier=classifier)
+            row.update(fid=float(q["fid"]), kid=float(q["kid"]), kid_std=float(q["kid_std"]))
+        if return_samples:
+            row["samples"] = samples
+        rows.append(row)
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """The rows of :func:`speed_quality_table` as a Markdown table (speed-up against the DDPM row)."""
+    ddpm = next((r for r in rows if r["sampler"] == "DDPM"), None)
+    has_q = any("fid" in r for r in rows)
+    header = ["sampler", "steps", "eta", "n", "seconds", "speed-up"] + (["FID", "KID (x1000)"] if has_q else [])
+    lines = []
+    for r in rows:
+        up = f"{ddpm['seconds'] / r['seconds']:.1f}x" if ddpm else "-"
+        cells = [r["sampler"], r["steps"], f"{r['eta']:g}", r["n"], f"{r['seconds']:.1f}", up]
+        if has_q:
+            cells += ([f"{r['fid']:.1f}", f"{1000 * r['kid']:.1f} ± {1000 * r['kid_std']:.1f}"]
+                      if "fid" in r else ["-", "-"])
+        lines.append(cells)
+    return markdown_table(header, lines, align="lrrrrr" + "rr" * has_q)
+
+
+# ----------------------------------------------------------------------------- the pre-measured table
+def premeasured_table() -> dict:
+    """Notebook 06's speed-quality table pre-measured on a CPU (``weights/fashion_unet.ddim_table.json``: what,
+    where, when, at which n, under which conditions, the command of each row, the floor with its spread over
+    draws, each row's FID with its bootstrap spread and its paired difference to the DDPM row). Shipped with
+    the package, so the notebook can print it beside its own run in Colab too."""
+    return json.loads(PREMEASURED_TABLE.read_text())
+
+
+def _speed_up(row: dict, ddpm: dict) -> str:
+    """How much faster than DDPM-1000: measured seconds for 128 images on an idle machine when the table has
+    them, else the ratio of model calls."""
+    if row.get("seconds_128_idle") and ddpm.get("seconds_128_idle"):
+        return f"{ddpm['seconds_128_idle'] / row['seconds_128_idle']:.0f}x"
+    return f"{ddpm['model_calls'] / row['model_calls']:.0f}x (calls)"
+
+
+def table_beside_premeasured(rows: list[dict], pre: dict | None = None) -> str:
+    """A Markdown table: every pre-measured row and, beside it, this run's row for the same sampler, steps and
+    eta (:func:`speed_quality_table`, its own n; '-' where this run has no such row). Pre-measured columns:
+    model calls, seconds for 128 images on an idle CPU and the speed-up against DDPM-1000, FID ± its bootstrap
+    spread, FID minus DDPM's ± the paired spread, KID x 1e3 ± its spread over reference subsets."""
+    pre = premeasured_table() if pre is None else pre
+    ddpm = next(r for r in pre["rows"] if r["sampler"] == "DDPM")
+    own = {(r["sampler"], r["steps"], float(r["eta"])): r for r in rows}
+
+    def this_run(r):
+        return (f"{r['n']}, {r['seconds']:.1f} s, {r['fid']:.2f}, {1e3 * r['kid']:.0f} ± {1e3 * r['kid_std']:.0f}"
+                if r is not None and "fid" in r else "-")
+
+    header = ["sampler", "steps", "eta", "model calls", "s / 128 images (idle)", "speed-up",
+              f"FID (n = {pre['n']})", "FID − DDPM", "KID x1e3", "this run: n, s, FID, KID x1e3"]
+    body = []
+    for p in pre["rows"]:
+        diff = "-" if p is ddpm else f"{p['fid_minus_ddpm']:+.2f} ± {p['fid_minus_ddpm_std']:.2f}"
+        body.append([p["sampler"], p["steps"], f"{p['eta']:g}", p["model_calls"], f"{p['seconds_128_idle']:.1f}",
+                     _speed_up(p, ddpm), f"{p['fid']:.2f} ± {p['fid_std']:.2f}", diff,
+                     f"{1e3 * p['kid']:.0f} ± {1e3 * p['kid_std']:.0f}",
+                     this_run(own.get((p["sampler"], p["steps"], float(p["eta"]))))])
+    return markdown_table(header, body, align="lrrrrrrrrl")
+
+
+def premeasured_reading(pre: dict, z: float = 2.0) -> str:
+    r"""Read the pre-measured table: which rows differ from DDPM-1000. Every row starts from the same x_T, so a
+    paired bootstrap (the same resampled images for every row) measures the difference of two rows' FIDs
+    much more precisely than either FID alone; a row differs from DDPM when
+    |FID - FID_DDPM| > ``z`` times that paired spread (z = 2: about 95 %). Returns Markdown: the rows worse
+    than, indistinguishable from and better than DDPM, each with its speed-up, and FID's spread between
+    independent draws of real images at the same n for scale."""
+    check_number("z", z, lo=0.0, lo_open=True, what="how many paired spreads make a difference")
+    ddpm = next(r for r in pre["rows"] if r["sampler"] == "DDPM")
+    groups = {"worse than DDPM": [], "indistinguishable from DDPM": [], "better than DDPM": []}
+    for r in pre["rows"]:
+        if r is ddpm:
+            continue
+        d, sd = r["fid_minus_ddpm"], r["fid_minus_ddpm_std"]
+        key = ("indistinguishable from DDPM" if abs(d) <= z * sd else "worse than DDPM" if d > 0
+               else "better than DDPM")
+        groups[key].append(f"DDIM {r['steps']}/η={r['eta']:g} ({_speed_up(r, ddpm)} faster, FID {d:+.2f} ± {sd:.2f})")
+    floor = pre["floor"]
+    lines = [f"At n = {pre['n']} every row starts from the same x_T, so the *difference* of two rows' FIDs is "
+             f"measured much more precisely than either FID (a paired bootstrap; FID itself moves by "
+             f"±{floor['fid_std']:.2f} between independent draws of real images at this n, floor "
+             f"{floor['fid']:.2f}). Against DDPM-1000 (FID {ddpm['fid']:.2f} ± {ddpm['fid_std']:.2f}, "
+             f"{ddpm['seconds_128_idle']:.0f} s for 128 images on an idle CPU), counting a difference when it "
+             f"exceeds {z:g} paired spreads:"]
+    for key, items in groups.items():
+        lines.append(f"- **{key}**: " + ("; ".join(items) if items else "none"))
+    return "\n".join(lines)

@@ -1,0 +1,145 @@
+"""The package's layout is its architecture (README, "The package"): checked, not just drawn.
+
+* layers: ``core`` imports nothing of ``ui``/``lessons``/``cli``; ``ui`` only ``core``; ``lessons`` no ``cli``;
+  a lesson imports its own or an earlier notebook's lesson, never a later one;
+* no import cycle between modules; no function-level import of a sibling module (the dependency graph is
+  what the top of each file says); one ``__all__`` per module (no ``__all__ +=`` eras); one docstring;
+* no module over 450 lines;
+* ``import ddpm_helpers.core`` loads neither matplotlib nor ipywidgets (a script can use the core alone).
+"""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[1] / "ddpm_helpers"
+MODULES = sorted(PKG.rglob("*.py"))
+LAYERS = ["core", "ui", "lessons", "cli"]  # each may import the ones before it
+LESSONS = ["forward", "moons", "unet", "elbo", "ddim"]  # notebook order
+MAX_LINES = 450
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PKG.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def resolve(path: Path, node: ast.ImportFrom) -> list[str]:
+    """Absolute ddpm_helpers module names a ``from ... import`` refers to (its module, or its names when
+    they are submodules)."""
+    if node.level == 0:
+        base = node.module or ""
+    else:
+        pkg = module_name(path).split(".")
+        if path.name != "__init__.py":
+            pkg = pkg[:-1]
+        pkg = pkg[: len(pkg) - (node.level - 1)]
+        base = ".".join(pkg + ([node.module] if node.module else []))
+    if not base.startswith("ddpm_helpers"):
+        return []
+    out = [base]
+    for a in node.names:
+        sub = PKG.parent / Path(*f"{base}.{a.name}".split("."))
+        if sub.with_suffix(".py").is_file() or (sub / "__init__.py").is_file():
+            out.append(f"{base}.{a.name}")
+    return out
+
+
+def imports(path: Path, top_level: bool = True) -> list[tuple[str, int]]:
+    """(module, line) of the package modules ``path`` imports at module level (or inside functions)."""
+    tree = ast.parse(path.read_text())
+    found = []
+    nodes = tree.body if top_level else [n for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef,
+                                                                                     ast.AsyncFunctionDef))
+                                          for n in ast.walk(f)]
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom):
+            found += [(m, node.lineno) for m in resolve(path, node)]
+        elif isinstance(node, ast.Import):
+            found += [(a.name, node.lineno) for a in node.names if a.name.startswith("ddpm_helpers")]
+    return found
+
+
+def layer(mod: str) -> str | None:
+    parts = mod.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def lesson(mod: str) -> str | None:
+    parts = mod.split(".")
+    return parts[2] if len(parts) > 2 and parts[1] == "lessons" else None
+
+
+def test_the_four_layers_exist_and_hold_every_module():
+    loose = [m.name for m in MODULES if m.parent == PKG and m.name != "__init__.py"]
+    assert loose == [], f"modules outside core/ui/lessons/cli: {loose}"
+    assert sorted(p.name for p in PKG.glob("lessons/*") if p.is_dir() and p.name != "__pycache__") == sorted(LESSONS)
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[module_name(p) for p in MODULES])
+def test_imports_follow_the_layers(path):
+    me = module_name(path)
+    for mod, line in imports(path):
+        if layer(me) and layer(mod):
+            assert LAYERS.index(layer(mod)) <= LAYERS.index(layer(me)), \
+                f"{me} (layer {layer(me)}) imports {mod} (layer {layer(mod)}) at line {line}"
+        if lesson(me) and lesson(mod):
+            assert LESSONS.index(lesson(mod)) <= LESSONS.index(lesson(me)), \
+                f"lesson {lesson(me)} imports the later lesson {lesson(mod)} ({mod}, line {line})"
+    if me == "ddpm_helpers":  # `import ddpm_helpers as H` is the core's front door
+        assert all(layer(m) in ("core", None) for m, _ in imports(path)), \
+            "ddpm_helpers/__init__ imports beyond the core"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[module_name(p) for p in MODULES])
+def test_module_is_one_readable_file(path):
+    text = path.read_text()
+    tree = ast.parse(text)
+    n = len(text.splitlines())
+    assert n <= MAX_LINES, f"{module_name(path)} has {n} lines; split it (at most {MAX_LINES})"
+    assert ast.get_docstring(tree), f"{module_name(path)} has no module docstring"
+    # a bare string after the first statement is a second docstring, unless it documents the assignment before it
+    later_strings = [s.lineno for prev, s in zip(tree.body, tree.body[1:])
+                     if isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant) and isinstance(s.value.value, str)
+                     and not isinstance(prev, (ast.Assign, ast.AnnAssign))]
+    assert not later_strings, f"{module_name(path)}: a second module docstring at line {later_strings}"
+    aug = [s.lineno for s in ast.walk(tree)
+           if isinstance(s, ast.AugAssign) and getattr(s.target, "id", "") == "__all__"]
+    assert not aug, f"{module_name(path)}: `__all__ +=` at lines {aug}; keep one __all__ at the top"
+    inner = imports(path, top_level=False)
+    assert not inner, f"{module_name(path)} imports package modules inside functions: {inner}"
+
+
+def test_no_import_cycles():
+    graph = {module_name(p): {m for m, _ in imports(p)} for p in MODULES}
+    graph = {k: {m for m in v if m in graph and m != k} for k, v in graph.items()}
+    state: dict[str, int] = {}
+
+    def visit(node, stack):
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycle = stack[stack.index(nxt):] + [nxt]
+                # a package __init__ importing its own modules is not a cycle of logic
+                if not all(c == nxt or c.startswith(nxt + ".") or nxt.startswith(c + ".") for c in cycle):
+                    raise AssertionError(f"import cycle: {' -> '.join(cycle)}")
+            elif state.get(nxt) is None:
+                visit(nxt, stack + [nxt])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+
+
+def test_the_core_runs_without_the_notebook_ui():
+    code = ("import sys, ddpm_helpers.core.sampling, ddpm_helpers.core.training, ddpm_helpers.core.metrics, "
+            "ddpm_helpers.core.checkpoints\n"
+            "print(sorted(m for m in ('matplotlib', 'ipywidgets', 'ddpm_helpers.ui', 'ddpm_helpers.lessons') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]", f"importing the core loaded {out}"
