@@ -148,20 +148,40 @@ def test_bad_arguments_are_refused():
         skip_comparison(TinyEps(), S, x, 0)
 
 
-def test_premeasured_table_is_labelled_and_read_against_the_noise():
+def test_premeasured_table_is_labelled_and_read_with_paired_spreads():
     pre = premeasured_table()
-    assert pre["n"] == 128 and all(r["n"] == 128 for r in pre["rows"])
-    assert all("source" in r and ("2026-" in r["source"]) for r in pre["rows"]), "every row says how and when"
+    assert pre["n"] == 512 and all(r["n"] == 512 for r in pre["rows"])
+    assert all("source" in r and "2026-" in r["source"] for r in pre["rows"]), "every row says how and when"
+    assert {"hardware", "date", "commit", "conditions", "speed"} <= set(pre), "where, when, under which load"
     assert {r["sampler"] for r in pre["rows"]} == {"DDPM", "DDIM"} and len(pre["rows"]) == 16
+    ddpm = pre["rows"][0]
+    assert ddpm["sampler"] == "DDPM" and ddpm["fid_minus_ddpm"] == 0 and ddpm["fid_minus_ddpm_std"] == 0
+    # each difference is the two FIDs' difference, with a paired spread of the size of the unpaired one (the
+    # notebook says so: DDIM and DDPM images from one x_T share little noise)
+    for r in pre["rows"][1:]:
+        assert r["fid_minus_ddpm"] == pytest.approx(r["fid"] - ddpm["fid"])
+        unpaired = (r["fid_std"] ** 2 + ddpm["fid_std"] ** 2) ** 0.5
+        assert 0.7 * unpaired < r["fid_minus_ddpm_std"] < 1.3 * unpaired
     own = [{"sampler": "DDIM", "steps": 10, "eta": 0.0, "n": 4, "seconds": 1.0, "fid": 99.0, "kid": 0.5,
             "kid_std": 0.1}]
     md = table_beside_premeasured(own, pre)
-    assert "| DDIM | 10 | 0 | 128, 9.2, 10.84, 116 ± 39 | 4, 1.0, 99.00, 500 ± 100 |" in md
-    assert md.count("| - |") == 15
-    # with a tiny spread every row differs from DDPM; with a huge one none does
-    tight, loose = premeasured_reading(pre, 0.01), premeasured_reading(pre, 100.0)
+    r10 = next(r for r in pre["rows"] if (r["steps"], r["eta"]) == (10, 0.0))
+    assert (f"| DDIM | 10 | 0 | 10 | 9.2 | 64x | {r10['fid']:.2f} ± {r10['fid_std']:.2f} | "
+            f"{r10['fid_minus_ddpm']:+.2f} ± {r10['fid_minus_ddpm_std']:.2f} |") in md  # 587.2 s / 9.18 s idle
+    assert "| 4, 1.0 s, 99.00, 500 ± 100 |" in md
+    assert md.count("| - |") == 15 + 1  # 15 rows this run lacks, and DDPM's own difference
+    # with a tiny z every row differs from DDPM; with a huge one none does
+    tight, loose = premeasured_reading(pre, z=1e-9), premeasured_reading(pre, z=1e9)
     assert "indistinguishable from DDPM**: none" in tight
     assert "worse than DDPM**: none" in loose and "better than DDPM**: none" in loose
-    assert "DDIM 10/η=0 (64x faster, FID 10.84)" in tight  # 587.2 s / 9.18 s
-    with pytest.raises(ValueError, match="fid_sd"):
-        premeasured_reading(pre, 0.0)
+    assert (f"DDIM 10/η=0 (64x faster, FID {r10['fid_minus_ddpm']:+.2f} ± {r10['fid_minus_ddpm_std']:.2f})"
+            in tight)
+    # the verdict at z = 2 follows the numbers: a row is listed where its difference puts it
+    reading = premeasured_reading(pre)
+    for r in pre["rows"][1:]:
+        d, sd = r["fid_minus_ddpm"], r["fid_minus_ddpm_std"]
+        group = "indistinguishable" if abs(d) <= 2 * sd else "worse" if d > 0 else "better"
+        line = next(ln for ln in reading.splitlines() if f"DDIM {r['steps']}/η={r['eta']:g} (" in ln)
+        assert line.startswith(f"- **{group}"), (r["steps"], r["eta"], line)
+    with pytest.raises(ValueError, match="z"):
+        premeasured_reading(pre, z=0.0)

@@ -246,7 +246,7 @@ def test_sampling_speed():
 
 
 def test_speed_quality_table_at_n_128(unet):
-    r = result("ddim_table_cpu")
+    r = result("ddim_table_cpu_n128")
     ddpm = unet["samplers"]["ddpm1000"]
     rows = table_after(BENCH_README, "At n = 128 (same x_T")
     assert rows[0][0].startswith("DDPM 1000")
@@ -258,7 +258,7 @@ def test_speed_quality_table_at_n_128(unet):
         for cell, key, scale in ((cells[1], "seconds", 1), (cells[2], "fid", 1), (cells[3], "kid", 1e3)):
             for part, x in zip(cell.split(" / "), xs):
                 assert same_number(part, x[key] * scale), f"DDIM {steps}, eta {x['eta']}: {key} {part} vs {x[key]}"
-    src = "results/ddim_table_cpu.json, fashion_unet.metrics.json"
+    src = "results/ddim_table_cpu_n128.json, fashion_unet.metrics.json"
     says(BENCH_README, f"Real-against-real floor at n = {r['n']}: FID {printed(r['floor']['fid'], 2)}, KID x1e3 "
                        f"{printed(r['floor']['kid'] * 1e3, 1)}", "benchmarks/README.md", src)
     fast = by[(50, 0.0)]
@@ -303,3 +303,24 @@ def test_suite_timings():
     minutes, rest = divmod(int(Decimal(str(wall)).quantize(Decimal(1), rounding=ROUND_HALF_UP)), 60)
     says(README, f"| {minutes} min {rest} s (", "README.md", src)
     says(README, f"quick mode ~{printed(sum(nb.values()) / 60, 1)} min of test time", "README.md", src)
+
+
+def test_speed_quality_table_at_n_512():
+    """Notebook 06's pre-measured table (benchmarks/README.md section 3 and the shipped JSON the notebook reads)."""
+    r = result("ddim_table_cpu")
+    rows = table_after(BENCH_README, f"At n = {r['n']} (`ddim_table.py --n {r['n']}`")
+    assert len(rows) == len(r["rows"])
+    for cells, x in zip(rows, r["rows"]):
+        name = "DDPM 1000" if x["sampler"] == "DDPM" else f"DDIM {x['steps']}, eta {x['eta']:g}"
+        diff = "-" if x["sampler"] == "DDPM" else f"{x['fid_minus_first']:+.2f} ± {x['fid_minus_first_std']:.2f}"
+        assert cells == [name, str(x["model_calls"]), f"{x['fid']:.2f} ± {x['fid_std']:.2f}", diff,
+                         f"{1e3 * x['kid']:.1f} ± {1e3 * x['kid_std']:.1f}"], (cells, x)
+    f = r["floor"]
+    says(BENCH_README, f"Real-against-real floor at n = {r['n']}: FID {f['fid']:.2f} ± {f['fid_std']:.2f} over "
+                       f"{f['seeds']} draws", "benchmarks/README.md", "results/ddim_table_cpu.json")
+    # the notebook's copy (ddpm_helpers/weights/fashion_unet.ddim_table.json) holds the same numbers
+    shipped = json.loads((WEIGHTS / "fashion_unet.ddim_table.json").read_text())
+    assert shipped["n"] == r["n"] and shipped["floor"] == r["floor"]
+    for s, x in zip(shipped["rows"], r["rows"]):
+        assert (s["fid"], s["fid_std"], s["fid_minus_ddpm"], s["fid_minus_ddpm_std"], s["kid"]) == \
+            (x["fid"], x["fid_std"], x["fid_minus_first"], x["fid_minus_first_std"], x["kid"])

@@ -158,11 +158,10 @@ def table_beside_premeasured(rows: list[dict], pre: dict | None = None) -> str:
 
 def premeasured_reading(pre: dict, z: float = 2.0) -> str:
     r"""Read the pre-measured table: which rows differ from DDPM-1000. Every row starts from the same x_T, so a
-    paired bootstrap (the same resampled images for every row) measures the difference of two rows' FIDs
-    much more precisely than either FID alone; a row differs from DDPM when
-    |FID - FID_DDPM| > ``z`` times that paired spread (z = 2: about 95 %). Returns Markdown: the rows worse
-    than, indistinguishable from and better than DDPM, each with its speed-up, and FID's spread between
-    independent draws of real images at the same n for scale."""
+    paired bootstrap (the same resampled images for every row) gives the spread of the difference of two
+    rows' FIDs; a row differs from DDPM when |FID - FID_DDPM| > ``z`` times that paired spread (z = 2: about
+    95 %). Returns Markdown: the rows worse than, indistinguishable from and better than DDPM, each with its
+    speed-up, and FID's spread between independent draws of real images at the same n for scale."""
     check_number("z", z, lo=0.0, lo_open=True, what="how many paired spreads make a difference")
     ddpm = next(r for r in pre["rows"] if r["sampler"] == "DDPM")
     groups = {"worse than DDPM": [], "indistinguishable from DDPM": [], "better than DDPM": []}
@@ -174,10 +173,10 @@ def premeasured_reading(pre: dict, z: float = 2.0) -> str:
                else "better than DDPM")
         groups[key].append(f"DDIM {r['steps']}/η={r['eta']:g} ({_speed_up(r, ddpm)} faster, FID {d:+.2f} ± {sd:.2f})")
     floor = pre["floor"]
-    lines = [f"At n = {pre['n']} every row starts from the same x_T, so the *difference* of two rows' FIDs is "
-             f"measured much more precisely than either FID (a paired bootstrap; FID itself moves by "
-             f"±{floor['fid_std']:.2f} between independent draws of real images at this n, floor "
-             f"{floor['fid']:.2f}). Against DDPM-1000 (FID {ddpm['fid']:.2f} ± {ddpm['fid_std']:.2f}, "
+    lines = [f"At n = {pre['n']} a row's FID minus DDPM's carries the spread of a paired bootstrap (every row "
+             f"starts from the same x_T; for scale, FID moves by ±{floor['fid_std']:.2f} between independent draws "
+             f"of real images at this n, floor {floor['fid']:.2f}). Against DDPM-1000 (FID {ddpm['fid']:.2f} ± "
+             f"{ddpm['fid_std']:.2f}, "
              f"{ddpm['seconds_128_idle']:.0f} s for 128 images on an idle CPU), counting a difference when it "
              f"exceeds {z:g} paired spreads:"]
     for key, items in groups.items():
