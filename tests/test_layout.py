@@ -5,7 +5,10 @@
 * no import cycle between modules; no function-level import of a sibling module (the dependency graph is
   what the top of each file says); one ``__all__`` per module (no ``__all__ +=`` eras); one docstring;
 * no module over 450 lines;
-* ``import ddpm_helpers.core`` loads neither matplotlib nor ipywidgets (a script can use the core alone).
+* ``import ddpm_helpers.core`` loads neither matplotlib nor ipywidgets (a script can use the core alone);
+* every tensor the package creates with a torch factory names its device (STYLE.md: a tensor made on the
+  default device meets the model's tensors on another device on a GPU; tests/test_devices.py catches the
+  paths it runs, this catches the rest, e.g. exercise cases).
 """
 from __future__ import annotations
 
@@ -143,3 +146,16 @@ def test_the_core_runs_without_the_notebook_ui():
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]", f"importing the core loaded {out}"
+
+
+FACTORIES = {"randn", "rand", "randint", "randperm", "zeros", "ones", "full", "empty", "arange", "linspace", "eye",
+             "tensor"}
+
+
+@pytest.mark.parametrize("path", MODULES, ids=[module_name(p) for p in MODULES])
+def test_every_tensor_the_package_creates_names_its_device(path):
+    missing = [node.lineno for node in ast.walk(ast.parse(path.read_text()))
+               if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+               and node.func.attr in FACTORIES and getattr(node.func.value, "id", "") == "torch"
+               and not any(k.arg in ("device", None) for k in node.keywords)]
+    assert not missing, f"{module_name(path)}: torch factory calls without device= at lines {missing}"

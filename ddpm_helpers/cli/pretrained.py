@@ -252,7 +252,7 @@ def _readme_figures(args) -> None:
     fig = plot_sample_grid(x, nrow=8, title=f"64 samples (DDIM, 50 steps) from the shipped U-Net "
                                              f"({meta.get('epochs')} epochs on a CPU)")
     fig.savefig(out / "samples.png", dpi=args.dpi)
-    x_T = torch.randn((1, 1, 28, 28), generator=gen)
+    x_T = torch.randn((1, 1, 28, 28), generator=gen, device="cpu")
     _, traj = ddim_sample(model, sched, (1, 1, 28, 28), steps=50, x_T=x_T, return_trajectory=True)
     frames, x0_hats, labels = filmstrip_frames(model, sched, traj, ddim_timesteps(sched.T, 50), frames=8)
     fig = plot_filmstrip(frames, labels, x0_hats, title="One sample denoised (DDIM, 50 steps): "

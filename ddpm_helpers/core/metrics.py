@@ -246,7 +246,7 @@ def real_floor(n: int, reference: Reference = "test", classifier: nn.Module | No
     """
     check_int("n", n, 2, 60000, what="training images")
     x, _ = load_fashion_mnist("train")
-    idx = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))[:n]
+    idx = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed), device="cpu")[:n]
     return image_quality(x[idx], reference=reference, classifier=classifier, kid_subsets=kid_subsets, seed=seed)
 
 

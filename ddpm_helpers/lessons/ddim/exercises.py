@@ -68,8 +68,9 @@ def check_ddim_update(fn) -> bool:
     eq. 12: sqrt(alpha_bar_prev) x0_hat + sqrt(1 - alpha_bar_prev - sigma_t^2) eps + sigma_t z, with
     x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)."""
     g = torch.Generator().manual_seed(61)
-    cases = [(torch.randn(2, 1, 3, 3, generator=g), torch.randn(2, 1, 3, 3, generator=g), ab, abp,
-              _sigma_ref(ab, abp, eta), torch.randn(2, 1, 3, 3, generator=g))
+    cases = [(torch.randn(2, 1, 3, 3, generator=g, device="cpu"), torch.randn(2, 1, 3, 3, generator=g, device="cpu"),
+              ab, abp,
+              _sigma_ref(ab, abp, eta), torch.randn(2, 1, 3, 3, generator=g, device="cpu"))
              for ab, abp, eta in ((0.3, 0.5, 1.0), (0.05, 0.4, 0.5), (0.7, 0.9, 0.3))]
     mistakes = [
         (lambda x, e, ab, abp, s, z: r(abp) * _x0_hat(x, e, ab) + r(1 - abp) * e + s * z,
@@ -109,8 +110,8 @@ def check_slerp(fn) -> bool:
     r"""Notebook 06. ``fn(z0, z1, alpha)`` for two 1-D vectors must return
     sin((1 - alpha) Omega) / sin(Omega) z0 + sin(alpha Omega) / sin(Omega) z1, cos(Omega) = z0.z1 / (|z0| |z1|)."""
     g = torch.Generator().manual_seed(62)
-    cases = [(torch.randn(16, generator=g, dtype=torch.float64), torch.randn(16, generator=g, dtype=torch.float64), a)
-             for a in (0.25, 0.5, 0.9)]
+    cases = [(torch.randn(16, generator=g, dtype=torch.float64, device="cpu"),
+              torch.randn(16, generator=g, dtype=torch.float64, device="cpu"), a) for a in (0.25, 0.5, 0.9)]
     mistakes = [
         (lambda z0, z1, a: (1 - a) * z0 + a * z1,
          "That is the straight line (lerp): between two Gaussian noises its midpoint is about 1/sqrt(2) too "
@@ -162,7 +163,7 @@ def check_sigma_eta1(fn) -> bool:
 
 def _respaced_ref(alpha_bars, timesteps):
     ab = as_f64(alpha_bars)[list(timesteps)]
-    ab_prev = torch.cat([torch.ones(1, dtype=torch.float64), ab[:-1]])
+    ab_prev = torch.cat([torch.ones(1, dtype=torch.float64, device="cpu"), ab[:-1]])
     return 1 - ab / ab_prev
 
 

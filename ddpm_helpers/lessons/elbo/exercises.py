@@ -40,7 +40,7 @@ def check_gaussian_kl(fn) -> bool:
     r"""Notebook 05. ``fn(mean1, var1, mean2, var2)`` must return D_KL(N(mean1, var1) || N(mean2, var2))
     = 1/2 [log(var2/var1) + (var1 + (mean1 - mean2)^2)/var2 - 1] (floats or tensors, elementwise)."""
     cases = [(0.3, 0.5, -0.2, 1.3), (0.0, 1.0, 0.0, 2.0), (2.0, 0.1, -1.0, 4.0), (1.0, 2.0, 1.5, 0.7),
-             (torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.25]), torch.tensor([0.5, 1.0]), torch.tensor([2.0, 0.25]))]
+             tuple(torch.tensor(v, device="cpu") for v in ([0.0, 1.0], [1.0, 0.25], [0.5, 1.0], [2.0, 0.25]))]
     mistakes = [
         (lambda m1, v1, m2, v2: _kl_ref(m2, v2, m1, v1),
          "You computed D_KL(N2 || N1): the arguments are swapped. The KL is not symmetric; the expectation is "
@@ -66,7 +66,7 @@ def check_posterior_mean_eps(fn) -> bool:
     r"""Notebook 05. ``fn(x_t, eps, beta_t, alpha_t, alpha_bar_t)`` must return Ho et al. 2020, eq. 11:
     1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - alpha_bar_t) eps) (tensors x_t, eps; floats for the rest)."""
     g = torch.Generator().manual_seed(51)
-    cases = [(torch.randn(4, 2, generator=g), torch.randn(4, 2, generator=g), b, 1 - b, ab)
+    cases = [(torch.randn(4, 2, generator=g, device="cpu"), torch.randn(4, 2, generator=g, device="cpu"), b, 1 - b, ab)
              for b, ab in ((0.02, 0.3), (0.004, 0.8), (0.015, 0.05))]
     mistakes = [
         (lambda x, e, b, a, ab: (x + b / r(1 - ab) * e) / r(a),

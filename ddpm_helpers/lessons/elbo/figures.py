@@ -52,7 +52,8 @@ def plot_posterior_bayes(x0: float, x_t: float, t: int, sched, fig: Figure | Non
     alpha, beta = sched.alphas[t].double(), sched.betas[t].double()
     prior = torch.distributions.Normal(ab_prev.sqrt() * x0, (1 - ab_prev).sqrt()).log_prob(grid).exp()
     like = torch.distributions.Normal(x_t / alpha.sqrt(), (beta / alpha).sqrt()).log_prob(grid).exp()
-    mean, var = q_posterior(torch.tensor([x0], dtype=torch.float64), torch.tensor([x_t], dtype=torch.float64),
+    mean, var = q_posterior(torch.tensor([x0], dtype=torch.float64, device="cpu"),
+                            torch.tensor([x_t], dtype=torch.float64, device="cpu"),
                             t, sched)
     formula = torch.distributions.Normal(mean[0], var.reshape(-1)[0].sqrt()).log_prob(grid).exp()
     sd = math.sqrt(post["variance"])

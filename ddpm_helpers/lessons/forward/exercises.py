@@ -30,8 +30,9 @@ def check_forward_step(fn) -> bool:
     r"""Notebook 01. ``fn(x_prev, beta_t, noise) -> x_t`` must implement Ho et al. 2020, eq. 2:
     x_t = \sqrt{1 - beta_t} x_{t-1} + \sqrt{beta_t} \epsilon, with ``beta_t`` a float."""
     g = torch.Generator().manual_seed(1)
-    cases = [(torch.randn(4, 1, 6, 6, generator=g), b, torch.randn(4, 1, 6, 6, generator=g)) for b in (0.3, 0.05)]
-    cases.append((torch.randn(5, 2, generator=g), 0.6, torch.randn(5, 2, generator=g)))
+    cases = [(torch.randn(4, 1, 6, 6, generator=g, device="cpu"), b, torch.randn(4, 1, 6, 6, generator=g, device="cpu"))
+             for b in (0.3, 0.05)]
+    cases.append((torch.randn(5, 2, generator=g, device="cpu"), 0.6, torch.randn(5, 2, generator=g, device="cpu")))
 
     def reference(x, b, n):
         return forward_step(x, 0, NoiseSchedule.from_betas([b]), noise=n)
@@ -57,7 +58,7 @@ def check_forward_step(fn) -> bool:
 
 
 def _alpha_bars(T, b0, b1):
-    return torch.cumprod(1 - torch.linspace(b0, b1, T, dtype=torch.float64), 0)
+    return torch.cumprod(1 - torch.linspace(b0, b1, T, dtype=torch.float64, device="cpu"), 0)
 
 
 def check_signal_left(fn) -> bool:
@@ -78,7 +79,7 @@ def check_signal_left(fn) -> bool:
          "α_s, s = 1..T (ᾱ_T)."),
         (lambda T, b0, b1: _alpha_bars(T, b0, b1)[-2].sqrt() if T > 1 else 1.0,
          "Off by one: your product stops one step early (T-1 factors). ᾱ_T multiplies all T of the α_s."),
-        (lambda T, b0, b1: (1 - torch.linspace(b0, b1, T, dtype=torch.float64).sum()).clamp(min=0).sqrt(),
+        (lambda T, b0, b1: (1 - torch.linspace(b0, b1, T, dtype=torch.float64, device="cpu").sum()).clamp(min=0).sqrt(),
          "You subtracted the summed betas; ᾱ_T is a product ∏(1-β_s), not 1 - Σβ_s."),
     ]
     return check_answer(fn, "your signal fraction", cases, reference, mistakes=mistakes, read=numbers(1, "one number"))
@@ -99,7 +100,8 @@ def check_q_sample(fn) -> bool:
     (one timestep per item, t = 0 and T-1 among them) broadcast over any trailing shape."""
     g = torch.Generator().manual_seed(2)
     lin, cos = NoiseSchedule.linear(300), NoiseSchedule.cosine(200)
-    cases = [(torch.randn(*shape, generator=g), torch.tensor(t), sched, torch.randn(*shape, generator=g))
+    cases = [(torch.randn(*shape, generator=g, device="cpu"), torch.tensor(t, device="cpu"), sched,
+              torch.randn(*shape, generator=g, device="cpu"))
              for shape, t, sched in (((4, 1, 5, 4), [3, 40, 170, 299], lin),
                                      ((6, 2), [0, 10, 50, 100, 200, 299], lin),
                                      ((3, 1, 4, 4), [5, 99, 190], cos))]

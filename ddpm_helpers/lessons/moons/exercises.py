@@ -68,7 +68,8 @@ def check_reverse_step(fn) -> bool:
     slip of the paper's 1-indexed ``if t > 1`` applied to 0-indexed t (no noise at t = 1) is caught."""
     g = torch.Generator().manual_seed(3)
     s = NoiseSchedule.linear(100)
-    cases = [(torch.randn(8, 2, generator=g), torch.randn(8, 2, generator=g), t, s, torch.randn(8, 2, generator=g))
+    cases = [(torch.randn(8, 2, generator=g, device="cpu"), torch.randn(8, 2, generator=g, device="cpu"), t, s,
+              torch.randn(8, 2, generator=g, device="cpu"))
              for t in (60, 3, 0, 1, s.T - 1)]
 
     def reference(x, e, t, s, z):
@@ -109,7 +110,7 @@ def check_predict_x0(fn) -> bool:
     \hat x_0 = (x_t - \sqrt{1 - \bar\alpha_t} \hat\epsilon) / \sqrt{\bar\alpha_t}, ``t`` an int."""
     g = torch.Generator().manual_seed(4)
     s = NoiseSchedule.linear(100)
-    cases = [(torch.randn(8, 2, generator=g), torch.randn(8, 2, generator=g), t, s)
+    cases = [(torch.randn(8, 2, generator=g, device="cpu"), torch.randn(8, 2, generator=g, device="cpu"), t, s)
              for t in (70, 20, 1, 0, s.T - 1)]  # the boundary timesteps 0, 1, T-1 included
 
     def reference(x, e, t, s):

@@ -60,9 +60,9 @@ def unet_layout(model: UNet, x: torch.Tensor | None = None, t: torch.Tensor | No
         raise ValueError(f"model must be a ddpm_helpers UNet, got {type(model).__name__}")
     cfg = model.config
     if x is None:
-        x = torch.zeros(2, cfg.in_channels, cfg.image_size, cfg.image_size)
+        x = torch.zeros(2, cfg.in_channels, cfg.image_size, cfg.image_size, device="cpu")
     if t is None:
-        t = torch.tensor([10, 900][: x.shape[0]] + [0] * max(0, x.shape[0] - 2))
+        t = torch.tensor([10, 900][: x.shape[0]] + [0] * max(0, x.shape[0] - 2), device="cpu")
     records = trace_shapes(model, x, t)
     modules = dict(model.named_modules())
     size = x.shape[-1]

@@ -24,7 +24,7 @@ __all__ = ["check_sinusoidal_embedding", "check_time_injection", "check_nearest_
 
 def _frequencies(half: int, sign: float = -1.0, log_base: float = math.log(10000.0), denominator: int | None = None):
     """f_i = exp(sign * log_base * i / denominator), i = 0..half-1 (the right one: sign -1, base 10000, half)."""
-    i = torch.arange(half, dtype=torch.float32)
+    i = torch.arange(half, dtype=torch.float32, device="cpu")
     return torch.exp(sign * log_base * i / (denominator or half))
 
 
@@ -50,7 +50,8 @@ def check_sinusoidal_embedding(fn) -> bool:
     """
     dim = 16
     half = dim // 2
-    cases = [(torch.tensor([0]), dim), (torch.tensor([0, 1, 7, 250, 999]), dim)]  # t = 0 alone first
+    # t = 0 alone first
+    cases = [(torch.tensor([0], device="cpu"), dim), (torch.tensor([0, 1, 7, 250, 999], device="cpu"), dim)]
     mistakes = [
         (lambda t, d: sinusoidal_embedding(t, d).T,
          "the result is transposed: return shape (B, dim), one row per timestep, not (dim, B)."),
@@ -81,7 +82,7 @@ def check_time_injection(fn) -> bool:
     The check uses B = 2, C = 3, H = W = 3, where two classic mistakes broadcast silently.
     """
     g = torch.Generator().manual_seed(0)
-    cases = [(torch.randn(2, 3, 3, 3, generator=g), torch.randn(2, 3, generator=g))]
+    cases = [(torch.randn(2, 3, 3, 3, generator=g, device="cpu"), torch.randn(2, 3, generator=g, device="cpu"))]
 
     def reference(h, temb):
         return h + temb[:, :, None, None]  # (B, C) -> (B, C, 1, 1)
@@ -113,8 +114,8 @@ def check_nearest_distance(fn) -> bool:
     """Notebook 04, exercise 3: ``fn(sample, train)`` returns the Euclidean (L2) distance from one
     image (1, H, W) to its nearest image in ``train`` (M, 1, H, W), as a float."""
     g = torch.Generator().manual_seed(0)
-    train = torch.rand(50, 1, 6, 6, generator=g) * 2 - 1
-    sample = torch.rand(1, 6, 6, generator=g) * 2 - 1
+    train = torch.rand(50, 1, 6, 6, generator=g, device="cpu") * 2 - 1
+    sample = torch.rand(1, 6, 6, generator=g, device="cpu") * 2 - 1
     nearest = _distances(sample, train).min()
     mistakes = [
         (lambda s, tr: _distances(s, tr).min() ** 2,

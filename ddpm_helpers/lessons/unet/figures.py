@@ -49,7 +49,7 @@ def plot_time_embedding(dim: int = 32, T: int = 1000, show_t=None) -> Figure:
     if any(not 0 <= t < T for t in show_t):
         raise ValueError(f"show_t must hold timesteps in 0..{T - 1}, got {show_t}")
 
-    emb = sinusoidal_embedding(torch.arange(T), dim)  # (T, dim)
+    emb = sinusoidal_embedding(torch.arange(T, device="cpu"), dim)  # (T, dim)
     fig = new_figure((15, 5))
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})
     im = ax1.imshow(emb.numpy(), aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
