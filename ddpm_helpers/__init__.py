@@ -25,7 +25,7 @@ from .core.runtime import (
 )
 from .core.sampling import ddim_sample, ddim_timesteps, ddpm_sample, predict_noise, reverse_loop
 from .core.schedules import NoiseSchedule
-from .core.training import TrainConfig, TrainResult, train
+from .core.training import UNET_RECIPE, TrainConfig, TrainResult, train
 
 __all__ = [
     # schedules, forward and reverse process, samplers
@@ -33,7 +33,7 @@ __all__ = [
     "ddpm_sample", "ddim_sample", "ddim_timesteps", "reverse_loop", "predict_noise",
     # models, training, checkpoints and the shipped weights
     "TimeMLP", "MLPConfig", "UNet", "UNetConfig", "build_model", "count_parameters", "train", "TrainConfig",
-    "TrainResult", "save_checkpoint", "load_checkpoint", "load_pretrained", "load_card_metrics",
+    "UNET_RECIPE", "TrainResult", "save_checkpoint", "load_checkpoint", "load_pretrained", "load_card_metrics",
     # data
     "make_moons_data", "load_fashion_mnist", "FASHION_CLASSES", "to_unit_range",
     # where and how to run

@@ -84,29 +84,48 @@ def test_benchmark_script_runs(run_script, script, args, name, expect):
     assert result["env"]["torch"] == torch.__version__ and result["env"]["device"] == "cpu"
 
 
-def test_time_to_quality_stops_when_reached(run_script):
-    """With a factor no model can miss, the run stops at its first evaluation and reports that time."""
-    args = ["--n", "16", "--batch-size", "8", "--eval-every", "2", "--minutes", "5", "--factor", "1e9"]
-    out, result = run_script("time_to_quality.py", args, "time_to_quality_cpu")
-    assert len(result["rows"]) == 1 and result["rows"][0]["step"] == 2
-    assert 0 < result["minutes_to_quality"] < 5
-    assert "within 1000000000.0x after" in out
+TTQ_TOY = ["--batch-size", "8", "--width", "8", "--no-attention", "--curve-every", "0", "--curve-n", "8",
+           "--curve-steps", "2", "--final-n", "16", "--final-steps", "2", "--minutes", "0"]
 
 
-def test_time_to_quality_not_reached_and_save(run_script, tmp_path):
-    """Out of time before the factor is met: minutes_to_quality is None and the script says so.
-    --save writes the EMA weights with their schedule, a checkpoint the sampling scripts take (--weights)."""
+def test_time_to_quality_curve_final_point_and_save(run_script, tmp_path):
+    """A zero budget stops at the first log step (25 steps); the curve has its point there, the final point
+    is measured at --final-n with its bootstrap spread and floor, and --save writes the EMA weights with their
+    schedule, a checkpoint the sampling scripts take (--weights). Every lever lands in the run's config."""
     ckpt = tmp_path / "ttq.pt"
-    args = ["--n", "16", "--batch-size", "8", "--eval-every", "2", "--minutes", "0", "--factor", "1e-9",
-            "--save", str(ckpt)]
-    out, result = run_script("time_to_quality.py", args, "time_to_quality_cpu")
-    assert result["minutes_to_quality"] is None and len(result["rows"]) == 1
-    assert "not within 1e-09x in 0.0 min of training (budget 0 min)" in out
-    assert result["steps_trained"] == 2 and result["interrupted"] is False and f"saved the EMA weights to {ckpt}" in out
+    out, r = run_script("time_to_quality.py", [*TTQ_TOY, "--tag", "toy", "--lr", "3e-4", "--min-snr-gamma", "5",
+                                               "--schedule", "cosine", "--save", str(ckpt)], "ttq/toy")
+    assert r["steps"] == 25 and r["interrupted"] is False and r["args"]["min_snr_gamma"] == 5
+    assert [p["step"] for p in r["curve"]] == [25] and r["curve"][0]["n"] == 8
+    assert r["final"]["n"] == 16 and r["final"]["fid_std"] > 0 and r["floor"]["n"] == 16
+    assert r["precision"] in ("bf16", "off") and f"saved the EMA weights to {ckpt}" in out
+    assert "[toy] 25 steps" in out
     import _common  # what sampling.py and ddim_table.py call for --weights
 
     model, sched, meta = _common.load_model(str(ckpt), torch.device("cpu"))
-    assert sched is not None and sched.T == 1000 and meta["steps"] == 2 and meta["batch_size"] == 8
+    assert sched.kind == "cosine" and sched.T == 1000 and meta["steps"] == 25 and meta["tag"] == "toy"
+    assert model.config.base_channels == 8 and model.config.attention is False
+
+
+def test_time_to_quality_table_lists_every_run(run_script, capsys):
+    for tag, extra in (("a", []), ("b", ["--amp", "off"])):
+        run_script("time_to_quality.py", [*TTQ_TOY, "--tag", tag, *extra], f"ttq/{tag}")
+    out, written = run_script("time_to_quality.py", ["--table"], "ttq_table")
+    assert [row["run"] for row in written["rows"]] == ["a", "b"] and written["floor"]["seeds"] == 5
+    lines = [line for line in out.splitlines() if line.startswith("| ")]
+    assert lines[0].startswith("| run | what changes | threads | precision | parameters (M) | minutes | steps |")
+    assert [line.split("|")[1].strip() for line in lines[1:]] == ["a", "b"]
+    assert lines[2].split("|")[4].strip() == "off"
+
+
+def test_time_to_quality_sampler_grid(run_script):
+    """--sampler-grid: no training; the four clip x eta rows of fixed weights, each with its FID spread."""
+    out, r = run_script("time_to_quality.py", ["--sampler-grid", "{tiny}", "--final-n", "8", "--final-steps", "2"],
+                        "ttq_sampler_grid")
+    assert [(x["clip_x0"], x["eta"]) for x in r["rows"]] == [(False, 0.0), (False, 1.0), (True, 0.0), (True, 1.0)]
+    assert all(x["n"] == 8 and x["fid_std"] > 0 for x in r["rows"]) and r["weights_steps"] == 0
+    assert r["rows"][0]["fid"] != r["rows"][2]["fid"]  # clipping changes the samples of an untrained model
+    assert "| x0 clipping | eta |" in out
 
 
 def test_sampling_scripts_reject_unknown_weights(run_script):

@@ -174,3 +174,14 @@ def test_speed_quality_table_without_metrics_and_bad_input():
         speed_quality_table(m, sched, n=2, steps_list=(2,), generator="seed", metrics=False)
     with pytest.raises(ValueError, match="shape must be given"):
         speed_quality_table(TinyEps(), sched, n=2, steps_list=(2,), metrics=False)
+
+
+def test_premeasured_weights_note_says_whose_numbers_they_are():
+    from ddpm_helpers.lessons.ddim import premeasured_table, premeasured_weights_note
+
+    pre = premeasured_table()
+    same = premeasured_weights_note(pre, {"steps": pre["weights_steps"]})
+    assert "these same weights" in same and str(pre["weights_steps"]) in same
+    other = premeasured_weights_note(pre, {"steps": pre["weights_steps"] + 1})
+    assert "earlier shipped weights" in other and f"--n {pre['n']}" in other
+    assert f"has {pre['weights_steps'] + 1}" in other

@@ -98,3 +98,22 @@ def test_write_metrics_card_replaces_the_section(tmp_path):
     text = card.read_text()
     assert "old numbers" not in text and "- steps: 1" in text and "| 8 | 1.50 | 1.00 |" in text
     assert text.count("## Metrics") == 1
+
+
+def test_unet_card_training_section_is_the_checkpoint(fashion_dir):
+    """The card's training facts and its quality-during-training table are what the checkpoint recorded."""
+    from ddpm_helpers.core.metrics import real_floor
+
+    _, _, meta = load_pretrained("fashion_unet")
+    card = (WEIGHTS_DIR / "fashion_unet.md").read_text()
+    facts = dict(re.findall(r"^- \*\*(\w+)\*\*: (.+)$", card, re.MULTILINE))
+    for key in ("steps", "batch_size", "lr", "lr_decay", "min_snr_gamma", "precision", "amx", "train_seconds"):
+        assert facts[key] == str(meta[key]), (key, facts[key], meta[key])
+    curve = meta.get("curve") or []
+    rows = [line for line in card.splitlines() if re.match(r"^\| \d+ \| ", line)]
+    assert len(rows) == len(curve)
+    for line, p in zip(rows, curve):
+        assert line == f"| {p['step']} | {p['minutes']:.1f} | {p['fid']:.2f} | {1e3 * p['kid']:.1f} |"
+    if curve:
+        n = curve[0]["n"]
+        assert f"the floor at this n, {n} training images: FID {real_floor(n)['fid']:.2f}" in card

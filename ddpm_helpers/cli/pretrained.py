@@ -5,12 +5,13 @@ the exact command, config, hardware, training time and metrics; these commands w
 
 Train the shipped U-Net again (writes ``fashion_unet.pt`` and the training part of its card)::
 
-    python -m ddpm_helpers.cli.pretrained train-unet --minutes 75
+    python -m ddpm_helpers.cli.pretrained train-unet --minutes 90 --threads 2
 
 Train the feature classifier (CPU, a few minutes), and measure the shipped U-Net (FID, KID, the
 real-against-real floors and class histograms; writes ``fashion_unet.metrics.json`` and the
-card's "## Metrics" section from it; with the defaults, n = 500 DDIM-50 samples and n = 50
-DDPM-1000 samples, it takes the time stated in the card, under 10 minutes on a 2-core CPU)::
+card's "## Metrics" section from it; with the defaults, n = 2048 DDIM-50 samples and n = 128
+DDPM-1000 samples, each FID with its bootstrap spread and the floor over 5 draws of real images;
+it takes the time stated in the card, about 15 minutes on the 2-core CPU)::
 
     python -m ddpm_helpers.cli.pretrained train-classifier
     python -m ddpm_helpers.cli.pretrained evaluate-unet
@@ -40,17 +41,18 @@ from ..core.classifier import (
     train_classifier,
 )
 from ..core.data import FASHION_CLASSES, load_fashion_mnist
-from ..core.metrics import class_histogram, image_quality, real_floor
+from ..core.metrics import class_histogram, image_quality, image_quality_ci, real_floor, real_floor_spread
 from ..core.models import UNet, UNetConfig, count_parameters
-from ..core.runtime import configure_threads, pick_device
+from ..core.runtime import AutocastModel, configure_threads, cpu_has_amx, pick_device, resolve_amp
 from ..core.sampling import ddim_sample, ddim_timesteps, ddpm_sample
 from ..core.schedules import NoiseSchedule
-from ..core.training import TrainConfig, train
+from ..core.training import UNET_RECIPE, TrainConfig, train
 from ..lessons.unet.anatomy import filmstrip_frames
 from ..lessons.unet.figures import plot_filmstrip, plot_sample_grid
 from ..ui.tables import markdown_table
 
-__all__ = ["hardware_summary", "regenerate_check", "metrics_markdown", "write_metrics_card", "SAMPLERS", "main"]
+__all__ = ["hardware_summary", "draw_samples", "quality_curve",
+           "regenerate_check", "metrics_markdown", "write_metrics_card", "SAMPLERS", "main"]
 
 
 def hardware_summary(device: torch.device) -> str:
@@ -68,6 +70,7 @@ def hardware_summary(device: torch.device) -> str:
 
 
 def _train_unet(args) -> None:
+    configure_threads(args.threads)
     torch.manual_seed(args.seed)
     device = pick_device(args.device)
     x, _ = load_fashion_mnist("train")
@@ -75,10 +78,12 @@ def _train_unet(args) -> None:
     model, prev = UNet(UNetConfig(base_channels=args.base_channels)), {}
     if args.init:  # continue from earlier weights (a fresh optimizer, with its warm-up)
         model, _, prev = load_checkpoint(args.init)
-    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup=200,
-                         ema_decay=args.ema_decay, time_limit=args.minutes * 60, device=str(device),
+    recipe = {**UNET_RECIPE, "batch_size": args.batch_size, "lr": args.lr, "ema_decay": args.ema_decay,
+              "lr_decay": args.lr_decay, "amp": args.amp, "warmup": args.warmup, "min_snr_gamma": args.min_snr_gamma}
+    config = TrainConfig(**recipe, steps=args.steps, time_limit=args.minutes * 60, device=str(device),
                          seed=args.seed, log_every=100, compile=args.compile)
-    result = train(model, x, sched, config)
+    curve = quality_curve(sched, args.curve_every, precision=resolve_amp("auto", device)) if args.curve_every else None
+    result = train(model, x, sched, config, callback=curve)
     steps = prev.get("steps", 0) + result.steps_done
     epochs = steps * config.batch_size / x.shape[0]
     command = "python -m ddpm_helpers.cli.pretrained " + " ".join(sys.argv[1:])
@@ -87,19 +92,28 @@ def _train_unet(args) -> None:
     meta = {
         "name": out.stem, "command": f"{prev['command']}; then {command}" if prev else command,
         "hardware": hardware_summary(device), "device": str(device), "torch": str(torch.__version__),
+        "amx": cpu_has_amx() if device.type == "cpu" else None, "precision": result.precision,
         "date": datetime.date.today().isoformat(), "steps": steps, "epochs": round(epochs, 2),
         "train_seconds": round(prev.get("train_seconds", 0) + result.seconds, 1), "batch_size": config.batch_size,
-        "lr": config.lr,
+        "lr": config.lr, "warmup": config.warmup, "lr_decay": config.lr_decay, "min_snr_gamma": config.min_snr_gamma,
         "ema_decay": config.ema_decay, "final_loss": float(result.losses[-200:].mean()),
         "interrupted": result.interrupted, "parameters": count_parameters(model),
     }
-    save_checkpoint(out, result.ema, sched, meta)
+    save_checkpoint(out, result.ema, sched, {**meta, "curve": curve.points if curve else []})
     card = out.with_suffix(".md")
-    card.write_text(
-        f"# {out.stem}\n\n{PRETRAINED.get(out.stem, 'DDPM U-Net')}\n\n## Training\n\n"
-        + "\n".join(f"- **{k}**: {v}" for k, v in meta.items())
-        + f"\n- **config**: {model.config}\n- **schedule**: linear, T=1000, beta 1e-4 .. 0.02\n"
-    )
+    text = (f"# {out.stem}\n\n{PRETRAINED.get(out.stem, 'DDPM U-Net')}\n\n## Training\n\n"
+            + "\n".join(f"- **{k}**: {v}" for k, v in meta.items())
+            + f"\n- **config**: {model.config}\n- **schedule**: linear, T=1000, beta 1e-4 .. 0.02\n")
+    if curve and curve.points:
+        p0 = curve.points[0]
+        text += ("\nQuality during training (the EMA weights every "
+                 f"{args.curve_every:g} min of training; n = {p0['n']} DDIM-{p0['sampler_steps']} samples with x0 "
+                 f"clipping, the model in {p0['precision']}; evaluation time not counted; the floor at this n, "
+                 f"{p0['n']} training images: FID {real_floor(p0['n'])['fid']:.2f}):\n\n"
+                 + markdown_table(["step", "minutes", "FID", "KID (x 1e3)"],
+                                  [[p["step"], f"{p['minutes']:.1f}", f"{p['fid']:.2f}", f"{1e3 * p['kid']:.1f}"]
+                                   for p in curve.points]) + "\n")
+    card.write_text(text)
     print(f"saved {out} ({out.stat().st_size / 1e6:.1f} MB) after {steps} steps in all "
           f"({epochs:.1f} epochs; this run {result.steps_done} steps, {result.seconds / 60:.1f} min); card {card}")
 
@@ -141,21 +155,61 @@ def _train_classifier(args) -> None:
 METRICS_HEADER = "## Metrics"
 
 
-def _sample_timed(model, sched, n, sampler, seed, batch_size=250):
-    """Draw ``n`` samples in batches with a seeded CPU generator; return (samples, seconds)."""
-    gen = torch.Generator().manual_seed(seed)
-    out, t0 = [], time.perf_counter()
+def draw_samples(model, sched, n: int, sampler: str = "ddim", steps: int = 50, *, eta: float = 0.0,
+                 clip_x0: bool = False, precision: str = "off", seed: int = 0, batch_size: int = 250) -> torch.Tensor:
+    """``n`` samples on the CPU, drawn in batches with one seeded CPU generator.
+
+    ``sampler``: "ddim" (``steps``, ``eta``, ``clip_x0``) or "ddpm" (Algorithm 2, all T steps). ``precision``:
+    the model's precision while sampling ("off": float32, as for every card metric; "bf16": the
+    benchmarks' cheap quality curve, :class:`~ddpm_helpers.core.runtime.AutocastModel`).
+    """
+    if sampler not in ("ddim", "ddpm"):
+        raise ValueError(f"sampler must be 'ddim' or 'ddpm', got {sampler!r}")
+    net = model if precision == "off" else AutocastModel(model, precision)
+    gen, out = torch.Generator().manual_seed(seed), []
     for start in range(0, n, batch_size):
         shape = (min(batch_size, n - start), 1, 28, 28)
-        if sampler == "ddim50":
-            out.append(ddim_sample(model, sched, shape, steps=50, eta=0.0, generator=gen, progress=False))
-        elif sampler == "ddim20":
-            out.append(ddim_sample(model, sched, shape, steps=20, eta=0.0, generator=gen, progress=False))
-        elif sampler == "ddpm1000":
-            out.append(ddpm_sample(model, sched, shape, generator=gen, progress=False))
+        if sampler == "ddim":
+            out.append(ddim_sample(net, sched, shape, steps=steps, eta=eta, clip_x0=clip_x0, generator=gen,
+                                   progress=False))
         else:
-            raise ValueError(f"sampler must be 'ddim50', 'ddim20' or 'ddpm1000', got {sampler!r}")
-    return torch.cat(out).cpu(), time.perf_counter() - t0
+            out.append(ddpm_sample(net, sched, shape, generator=gen, progress=False))
+    return torch.cat(out).cpu()
+
+
+def _sample_timed(model, sched, n, sampler, seed, batch_size=250):
+    """Draw ``n`` samples with one of :data:`SAMPLERS`; return (samples, seconds)."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {sorted(SAMPLERS)}, got {sampler!r}")
+    t0 = time.perf_counter()
+    kind, steps = ("ddpm", sched.T) if sampler == "ddpm1000" else ("ddim", int(sampler[4:]))
+    x = draw_samples(model, sched, n, kind, steps, seed=seed, batch_size=batch_size)
+    return x, time.perf_counter() - t0
+
+
+def quality_curve(sched, every_minutes: float, n: int = 512, steps: int = 20, precision: str = "off",
+                  clip_x0: bool = True, points: list | None = None):
+    """A :func:`~ddpm_helpers.core.training.train` callback that measures the EMA weights' FID and KID
+    every ``every_minutes`` of training time (n DDIM samples of ``steps`` steps, seed 0) and appends
+    ``{"step", "minutes", "fid", "kid", "n", "sampler_steps", "precision", "eval_seconds"}`` to ``points``
+    (returned as ``callback.points``)."""
+    points = [] if points is None else points
+    next_at = [every_minutes]
+
+    def callback(step, model, ema, seconds):
+        if seconds / 60 < next_at[0]:
+            return
+        next_at[0] += every_minutes
+        t0 = time.perf_counter()
+        q = image_quality(draw_samples(ema, sched, n, "ddim", steps, clip_x0=clip_x0, precision=precision))
+        points.append({"step": step, "minutes": round(seconds / 60, 2), "fid": q["fid"], "kid": q["kid"], "n": n,
+                       "sampler_steps": steps, "precision": precision,
+                       "eval_seconds": round(time.perf_counter() - t0, 1)})
+        print(f"  {step} steps, {seconds / 60:.1f} min of training: FID {q['fid']:.2f} KID {q['kid']:.4f} "
+              f"(n={n}, DDIM-{steps}, {precision})", flush=True)
+
+    callback.points = points
+    return callback
 
 
 SAMPLERS = {"ddim50": "DDIM, 50 steps (trailing spacing), eta = 0",
@@ -171,8 +225,13 @@ def regenerate_check(model, sched, check: dict) -> dict:
 
 
 def _kid_cell(r: dict) -> str:
-    """KID x 1e3 and its spread over subsets, as the card's table prints them."""
+    """KID x 1e3 and its spread, as the card's table prints them."""
     return f"{1e3 * r['kid']:.2f} +- {1e3 * r['kid_std']:.2f}"
+
+
+def _fid_cell(r: dict) -> str:
+    """FID, and its spread where the card measured one (bootstrap for samples, draws for floors)."""
+    return f"{r['fid']:.2f}" + (f" +- {r['fid_std']:.2f}" if "fid_std" in r else "")
 
 
 def metrics_markdown(m: dict) -> str:
@@ -180,20 +239,24 @@ def metrics_markdown(m: dict) -> str:
     rows = []
     for key, r in m["samplers"].items():
         fl = m["floors"][str(r["n"])]
-        rows.append([SAMPLERS[key], r["n"], f"{r['fid']:.2f}", f"{fl['fid']:.2f}", _kid_cell(r), _kid_cell(fl),
-                     f"{r['seconds']:.0f}"])
+        rows.append([SAMPLERS[key], r["n"], _fid_cell(r), _fid_cell(fl), f"{r['fid'] / fl['fid']:.1f}x",
+                     _kid_cell(r), _kid_cell(fl), f"{r['seconds']:.0f}"])
         if "at_n_ddpm" in r:  # the same samples cut to DDPM's n, so the two rows compare like for like
             a, fl = r["at_n_ddpm"], m["floors"][str(r["at_n_ddpm"]["n"])]
-            rows.append([f"{SAMPLERS[key]}, first {a['n']}", a["n"], f"{a['fid']:.2f}", f"{fl['fid']:.2f}",
-                         _kid_cell(a), _kid_cell(fl), ""])
-    quality = markdown_table(["sampler", "n", "FID", "floor FID", "KID (x 1e3)", "floor KID (x 1e3)", "seconds"], rows)
+            rows.append([f"{SAMPLERS[key]}, first {a['n']}", a["n"], _fid_cell(a), _fid_cell(fl),
+                         f"{a['fid'] / fl['fid']:.1f}x", _kid_cell(a), _kid_cell(fl), ""])
+    quality = markdown_table(["sampler", "n", "FID", "floor FID", "FID / floor", "KID (x 1e3)", "floor KID (x 1e3)",
+                              "seconds"], rows)
     histograms = markdown_table(["sampler", *FASHION_CLASSES],
                                 [[f"{key} (n={r['n']})", *r["class_histogram"]] for key, r in m["samplers"].items()])
     lines = [METRICS_HEADER, "",
              f"Measured by `{m['command']}` on {m['hardware']} ({m['date']}).",
              f"FID and KID in the feature space of the shipped `fashion_classifier` (128-D), against all "
              f"{m['n_reference']} FashionMNIST test images; the floor is n random *training* images measured "
-             f"the same way. Compare only at equal n and with the same classifier (not with Inception FIDs).", "",
+             f"the same way. Compare only at equal n and with the same classifier (not with Inception FIDs).",
+             "Spreads (+-): a sample row's FID and KID over bootstrap resamples of its images; a floor's over "
+             "independent draws of n training images (FID) and KID's over those draws too. Seconds: the sampling "
+             "wall time of that row on the hardware above.", "",
              quality, "", "Class histogram of the samples (classifier's most likely class):", "", histograms]
     c = m["check"]
     if "total_seconds" in m:
@@ -223,12 +286,13 @@ def _evaluate_unet(args) -> None:
         if n <= 0:
             continue
         x, secs = _sample_timed(model, sched, n, key, args.seed)
-        q = image_quality(x)
+        q = image_quality_ci(x, n_boot=args.n_boot)
         m["samplers"][key] = {**q, "seconds": round(secs, 1), "class_histogram": class_histogram(x).tolist()}
         if key == "ddim50" and 2 <= args.n_ddpm < n:  # the same n as DDPM, for a like-for-like comparison
-            m["samplers"][key]["at_n_ddpm"] = image_quality(x, n=args.n_ddpm)
-        if str(n) not in m["floors"]:
-            m["floors"][str(n)] = real_floor(n)
+            m["samplers"][key]["at_n_ddpm"] = image_quality_ci(x[:args.n_ddpm], n_boot=args.n_boot)
+        for size in {n, m["samplers"][key].get("at_n_ddpm", {"n": n})["n"]}:
+            if str(size) not in m["floors"]:
+                m["floors"][str(size)] = real_floor_spread(size, seeds=args.floor_draws)
         print(f"{key}: n={n} FID {q['fid']:.2f} KID {q['kid']:.4f} ({secs:.0f} s); floor FID "
               f"{m['floors'][str(n)]['fid']:.2f}", flush=True)
     m["n_reference"] = next(iter(m["samplers"].values()))["n_reference"]
@@ -266,11 +330,18 @@ def main(argv: list[str] | None = None) -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     u = sub.add_parser("train-unet", help="train the FashionMNIST U-Net")
-    u.add_argument("--minutes", type=float, default=75.0, help="wall-clock budget")
-    u.add_argument("--steps", type=int, default=100_000, help="upper bound on optimizer steps")
-    u.add_argument("--batch-size", type=int, default=128)
-    u.add_argument("--lr", type=float, default=1e-3)
-    u.add_argument("--ema-decay", type=float, default=0.999)
+    u.add_argument("--minutes", type=float, default=90.0, help="training-time budget (the lr decays to 0 by then)")
+    u.add_argument("--steps", type=int, default=1_000_000, help="upper bound on optimizer steps")
+    u.add_argument("--batch-size", type=int, default=UNET_RECIPE["batch_size"])
+    u.add_argument("--lr", type=float, default=UNET_RECIPE["lr"])
+    u.add_argument("--lr-decay", default=UNET_RECIPE["lr_decay"], choices=["none", "cosine"])
+    u.add_argument("--ema-decay", type=float, default=UNET_RECIPE["ema_decay"])
+    u.add_argument("--warmup", type=int, default=UNET_RECIPE["warmup"])
+    u.add_argument("--min-snr-gamma", type=float, default=UNET_RECIPE["min_snr_gamma"])
+    u.add_argument("--amp", default=UNET_RECIPE["amp"], choices=["auto", "bf16", "fp16", "off"])
+    u.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
+    u.add_argument("--curve-every", type=float, default=10.0,
+                   help="minutes of training between quality measurements for the card (0: none)")
     u.add_argument("--base-channels", type=int, default=32)
     u.add_argument("--seed", type=int, default=0)
     u.add_argument("--device", default=None)
@@ -285,8 +356,10 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--out", default=str(WEIGHTS_DIR / "fashion_classifier.pt"))
     e = sub.add_parser("evaluate-unet", help="sample the shipped U-Net, measure FID/KID/floors/histograms, "
                                               "write NAME.metrics.json and the card's metrics section")
-    e.add_argument("--n-ddim", type=int, default=500, help="samples drawn with DDIM, 50 steps, eta 0")
-    e.add_argument("--n-ddpm", type=int, default=50, help="samples drawn with DDPM, 1000 steps")
+    e.add_argument("--n-ddim", type=int, default=2048, help="samples drawn with DDIM, 50 steps, eta 0")
+    e.add_argument("--n-ddpm", type=int, default=128, help="samples drawn with DDPM, 1000 steps")
+    e.add_argument("--n-boot", type=int, default=50, help="bootstrap resamples for the samples' FID/KID spread")
+    e.add_argument("--floor-draws", type=int, default=5, help="independent draws of real images for the floor")
     e.add_argument("--check-n", type=int, default=32, help="samples of the small regeneration check (DDIM 20)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--threads", type=int, default=0,

@@ -13,13 +13,16 @@ No host-device sync inside a step, except at logging steps (every ``log_every``)
 the GradScaler's inf check: timesteps are validated once (they are drawn from 0..T-1), the EMA
 counts its updates on the host, and the per-bucket losses accumulate on the device.
 
-``w_t = 1`` is L_simple; notebook 05 passes the ELBO weights through ``loss_weights``.
+``w_t = 1`` is L_simple; notebook 05 passes the ELBO weights through ``loss_weights``;
+``min_snr_gamma`` uses :func:`min_snr_weights`. The learning rate warms up linearly over ``warmup``
+steps, then stays (``lr_decay="none"``) or follows a half cosine to 0 at the run's end (``"cosine"``).
 A KeyboardInterrupt (the notebook's stop button) ends training cleanly: :func:`train`
 returns everything trained so far, with ``result.interrupted = True``.
 """
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +38,7 @@ from .forward import q_sample
 from .runtime import autocast, pick_device, resolve_amp
 from .schedules import NoiseSchedule
 
-__all__ = ["TrainConfig", "TrainResult", "train", "EMA", "ema_decay_at"]
+__all__ = ["TrainConfig", "TrainResult", "train", "EMA", "ema_decay_at", "min_snr_weights", "lr_factor", "UNET_RECIPE"]
 
 
 @dataclass
@@ -44,6 +47,10 @@ class TrainConfig:
     batch_size: int = 128             # examples per step
     lr: float = 2e-4                  # AdamW learning rate (after warm-up)
     warmup: int = 100                 # linear learning-rate warm-up steps
+    lr_decay: Literal["none", "cosine"] = "none"  # cosine: lr falls to 0 by the end of the run, where the
+                                      # end is ``steps`` or ``time_limit``, whichever comes first
+                                      # (progress = max(step / steps, seconds / time_limit))
+    min_snr_gamma: float | None = None  # min-SNR-gamma loss weights (Hang et al. 2023): w_t = min(SNR_t, g) / SNR_t
     weight_decay: float = 0.0         # AdamW weight decay
     grad_clip: float = 1.0            # max global gradient norm (0 disables)
     ema_decay: float = 0.999          # EMA decay (warmed up as min(decay, (1+n)/(10+n)))
@@ -60,12 +67,19 @@ class TrainConfig:
     progress: bool = True             # show a tqdm bar
 
 
+# The series' recipe for the FashionMNIST U-Net (train-unet, notebook 04, benchmarks/time_to_quality.py):
+# the TrainConfig fields that differ from the generic defaults. Chosen by the equal-wall-clock ablation
+# in benchmarks/README.md ("Training recipe").
+UNET_RECIPE = dict(amp="auto", lr=2e-3, warmup=200, lr_decay="none", batch_size=64, ema_decay=0.999,
+                   min_snr_gamma=5.0)
+
+
 @dataclass
 class TrainResult:
     model: nn.Module                  # the live weights after the last step
     ema: nn.Module                    # the EMA weights: sample with these
     losses: np.ndarray                # (steps_done,) loss of every step
-    bucket_losses: np.ndarray         # (records, buckets) mean loss per timestep bucket per record
+    bucket_losses: np.ndarray         # (records, buckets) mean loss per timestep bucket per record (weighted)
     bucket_edges: np.ndarray          # (buckets + 1,) timestep edges of the buckets
     steps_done: int
     seconds: float
@@ -73,6 +87,8 @@ class TrainResult:
     device: str = "cpu"
     config: TrainConfig = field(default_factory=TrainConfig)
     precision: str = "off"            # what amp="auto" resolved to: "bf16", "fp16" or "off" (float32)
+    bucket_mse: np.ndarray | None = None  # (records, buckets) like bucket_losses, without the loss weights:
+                                          # the plain ||eps - eps_hat||^2 per pixel (equal when unweighted)
 
     @property
     def examples_per_second(self) -> float:
@@ -84,6 +100,28 @@ def ema_decay_at(decay: float, n: int) -> float:
 
     The warm-up keeps the early EMA from being dominated by the random initial weights."""
     return min(decay, (1 + n) / (10 + n))
+
+
+def min_snr_weights(sched: NoiseSchedule, gamma: float) -> torch.Tensor:
+    r"""Min-SNR-:math:`\gamma` loss weights for epsilon prediction (Hang et al. 2023): ``min(SNR_t, gamma) / SNR_t``.
+
+    SNR_t = alpha_bar_t / (1 - alpha_bar_t). Timesteps with SNR above gamma (the nearly clean ones, whose
+    noise is easy to see and whose gradients fight the others') get less weight; the rest keep weight 1.
+    Shape: (T,), float32 on the schedule's device.
+    """
+    check_number("gamma", gamma, lo=0, lo_open=True)
+    ab = torch.cumprod(1 - sched.betas.double(), 0)  # in float64 from the betas: 1 - alpha_bar_0 = beta_0 exactly
+    snr = ab / (1 - ab)
+    return (snr.clamp(max=gamma) / snr).float()
+
+
+def lr_factor(step: int, warmup: int, decay: str, progress: float) -> float:
+    """The learning-rate multiplier at ``step``: linear warm-up over ``warmup`` steps, times 1 (``decay="none"``)
+    or a half cosine of ``progress`` in [0, 1] (``"cosine"``: 1 at the start, 0 at the end of the run)."""
+    warm = min(1.0, (step + 1) / max(warmup, 1))
+    if decay == "none":
+        return warm
+    return warm * 0.5 * (1 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
 
 
 class EMA:
@@ -121,6 +159,12 @@ def _check_train_inputs(data: torch.Tensor, sched: NoiseSchedule, config: TrainC
         check_int(f"config.{name}", getattr(config, name), lo=1)
     check_number("config.lr", config.lr, lo=0, lo_open=True)
     check_number("config.ema_decay", config.ema_decay, lo=0, hi=1, hi_open=True)
+    if config.lr_decay not in ("none", "cosine"):
+        raise ValueError(f"config.lr_decay must be 'none' or 'cosine', got {config.lr_decay!r}")
+    if config.min_snr_gamma is not None:
+        check_number("config.min_snr_gamma", config.min_snr_gamma, lo=0, lo_open=True)
+        if loss_weights is not None:
+            raise ValueError("pass either loss_weights or config.min_snr_gamma, not both")
     if config.amp not in ("auto", "bf16", "fp16", "off"):
         raise ValueError(f"config.amp must be 'auto', 'bf16', 'fp16' or 'off', got {config.amp!r}")
     if loss_weights is not None and tuple(loss_weights.shape) != (sched.T,):
@@ -153,14 +197,21 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
         model = model.to(memory_format=torch.channels_last)
     data = data.to(device, torch.float32)
     sched = sched.to(device)
+    if config.min_snr_gamma is not None:
+        loss_weights = min_snr_weights(sched, config.min_snr_gamma)
     weights = None if loss_weights is None else loss_weights.to(device, torch.float32)
     gen = torch.Generator(device=device).manual_seed(config.seed)
 
     # 2. optimizer (fused on CUDA), EMA, mixed precision chosen in one place (runtime.resolve_amp)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
                             fused=True if (cuda and config.fused_adamw) else None)
-    warm = lambda step: min(1.0, (step + 1) / max(config.warmup, 1))  # noqa: E731
-    lr_sched = torch.optim.lr_scheduler.LambdaLR(opt, warm)
+
+    def set_lr(step: int, seconds: float) -> None:
+        progress = step / config.steps
+        if config.time_limit:
+            progress = max(progress, seconds / config.time_limit)
+        for group in opt.param_groups:
+            group["lr"] = config.lr * lr_factor(step, config.warmup, config.lr_decay, progress)
     ema = EMA(model, config.ema_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     forward = torch.compile(model) if (config.compile and cuda) else model
@@ -171,7 +222,8 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
     inner_edges = torch.as_tensor(edges[1:-1], device=device)  # copied to the device once
     bucket_sum = torch.zeros(nb, device=device)
     bucket_cnt = torch.zeros(nb, device=device)
-    bucket_records = []
+    mse_sum = torch.zeros(nb, device=device)
+    bucket_records, mse_records = [], []
     model.train()
     step, interrupted = 0, False
     t0 = time.perf_counter()
@@ -190,11 +242,11 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
             # 4. the model in its precision, the loss in float32
             with autocast(device, precision):
                 eps_hat = forward(x_t, t)
-            per_example = (eps_hat.float() - noise).pow(2).flatten(1).mean(1)  # (B, ...) -> (B,)
-            if weights is not None:
-                per_example = per_example * weights[t]
+            mse = (eps_hat.float() - noise).pow(2).flatten(1).mean(1)  # (B, ...) -> (B,)
+            per_example = mse if weights is None else mse * weights[t]
             loss = per_example.mean()
             # 5. optimizer step with clipping, then EMA
+            set_lr(step, time.perf_counter() - t0 - paused)
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if config.grad_clip > 0:
@@ -202,18 +254,20 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
                 nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             scaler.step(opt)
             scaler.update()
-            lr_sched.step()
             ema.update(model)
             # 6. bookkeeping on the device (no host sync except at log steps)
             losses[step] = loss.detach()
             b = torch.bucketize(t, inner_edges, right=True)
             bucket_sum.index_add_(0, b, per_example.detach())
             bucket_cnt.index_add_(0, b, torch.ones_like(per_example))
+            mse_sum.index_add_(0, b, mse.detach())
             bar.update(1)
             if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
                 bucket_records.append((bucket_sum / bucket_cnt.clamp(min=1)).cpu().numpy())
+                mse_records.append((mse_sum / bucket_cnt.clamp(min=1)).cpu().numpy())
                 bucket_sum.zero_()
                 bucket_cnt.zero_()
+                mse_sum.zero_()
                 bar.set_postfix(loss=f"{losses[max(0, step + 1 - config.log_every):step + 1].mean().item():.4f}")
                 stop = config.time_limit is not None and time.perf_counter() - t0 - paused > config.time_limit
                 if callback is not None:
@@ -240,4 +294,5 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
     return TrainResult(model=model, ema=ema.module, losses=losses[:step].cpu().numpy(),
                        bucket_losses=np.array(bucket_records).reshape(-1, nb), bucket_edges=edges,
                        steps_done=step, seconds=seconds, interrupted=interrupted, device=str(device),
-                       config=config, precision=precision)
+                       config=config, precision=precision,
+                       bucket_mse=np.array(mse_records).reshape(-1, nb))

@@ -19,7 +19,7 @@ from ...core.schedules import NoiseSchedule
 from ...ui.tables import markdown_table
 
 __all__ = ["speed_quality_table", "format_table", "premeasured_table", "table_beside_premeasured",
-           "premeasured_reading"]
+           "premeasured_reading", "premeasured_weights_note"]
 
 PREMEASURED_TABLE = WEIGHTS_DIR / "fashion_unet.ddim_table.json"
 
@@ -121,6 +121,20 @@ def premeasured_table() -> dict:
     draws, each row's FID with its bootstrap spread and its paired difference to the DDPM row). Shipped with
     the package, so the notebook can print it beside its own run in Colab too."""
     return json.loads(PREMEASURED_TABLE.read_text())
+
+
+def premeasured_weights_note(pre: dict, meta: dict) -> str:
+    """Markdown: whether the pre-measured table belongs to the weights loaded here (``meta`` of
+    ``load_pretrained``), compared by their training steps. The speed columns (model calls, seconds) depend
+    only on the architecture; the FID/KID columns belong to the weights that were measured."""
+    measured, loaded = pre.get("weights_steps"), meta.get("steps")
+    if measured == loaded:
+        return f"The table was measured with these same weights ({loaded} training steps)."
+    return (f"**The table was measured with earlier shipped weights** ({measured} training steps); the U-Net "
+            f"loaded above has {loaded}. Its FID and KID columns belong to those earlier weights; the speed "
+            f"columns (model calls, seconds) depend only on the architecture, which is the same. "
+            f"`python benchmarks/ddim_table.py --n {pre['n']}` re-measures it for the weights shipped now "
+            f"(about an hour of an idle 2-core CPU).")
 
 
 def _speed_up(row: dict, ddpm: dict) -> str:

@@ -32,12 +32,12 @@ from ...core.models import sinusoidal_embedding
 from ...ui.style import new_figure, show_image, styled
 from ..moons.figures import plot_loss_curve
 from .diagram import plot_unet_diagram, unet_layout
-from .quality import quality_ci_markdown, quality_markdown, quality_reading
+from .quality import card_quality_markdown, quality_ci_markdown, quality_markdown, quality_reading
 
 __all__ = ["plot_time_embedding", "plot_unet_diagram", "unet_layout", "plot_sample_grid", "plot_filmstrip",
            "plot_loss_curve", "plot_loss_per_timestep", "plot_nearest_neighbours", "plot_class_histogram",
            "plot_troubleshooting_gallery", "quality_markdown", "quality_ci_markdown", "quality_reading",
-           "draw_x0_panel"]
+           "card_quality_markdown", "draw_x0_panel"]
 
 
 @styled

@@ -3,6 +3,7 @@
 * :func:`quality_markdown`: FID and KID of several sample sets as a Markdown table.
 * :func:`quality_ci_markdown`: the same with error bars, beside the real-against-real floor at the same n.
 * :func:`quality_reading`: one sentence saying whether a FID is distinguishable from the floor.
+* :func:`card_quality_markdown`: the shipped U-Net's model-card metrics, one such table per n.
 
 The numbers come from :mod:`ddpm_helpers.core.metrics` (``image_quality``, ``image_quality_ci``,
 ``real_floor_spread``); the tables go through :func:`ddpm_helpers.ui.tables.markdown_table`.
@@ -13,7 +14,7 @@ import math
 
 from ...ui.tables import markdown_table
 
-__all__ = ["quality_markdown", "quality_ci_markdown", "quality_reading"]
+__all__ = ["card_quality_markdown", "quality_markdown", "quality_ci_markdown", "quality_reading"]
 
 
 def quality_markdown(rows: dict) -> str:
@@ -67,3 +68,18 @@ def quality_ci_markdown(rows: dict, floor: dict) -> str:
         rows_out.append(row(label, q, f"{q['fid'] / max(floor['fid'], 1e-12):.2f}"))
     rows_out.append(row(f"floor: {floor.get('seeds', 1)} draws of real training images", floor, "1.00"))
     return markdown_table(["images", "n", "FID ± sd", "FID / floor", "KID (x 1e3) ± sd"], rows_out)
+
+
+def card_quality_markdown(card: dict) -> str:
+    """The shipped U-Net's model-card metrics (``load_card_metrics``) as one :func:`quality_ci_markdown` table per n,
+    largest n first: every sampler row measured at that n (and the DDIM rows cut to DDPM's n) beside the floor
+    the card measured at the same n. Spreads as the card recorded them (bootstrap for samples, draws for floors)."""
+    by_n: dict[int, dict] = {}
+    for key, r in card["samplers"].items():
+        by_n.setdefault(r["n"], {})[f"card: {key}"] = r
+        if "at_n_ddpm" in r:
+            a = r["at_n_ddpm"]
+            by_n.setdefault(a["n"], {})[f"card: {key}, first {a['n']}"] = a
+    return "\n\n".join(quality_ci_markdown(rows, card["floors"][str(n)])
+                        for n, rows in sorted(by_n.items(), reverse=True))
+
