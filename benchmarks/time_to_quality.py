@@ -32,7 +32,6 @@ import torch
 
 from _common import RESULTS, environment, load_model, table, write_json
 from ddpm_helpers import (
-    UNET_RECIPE,
     NoiseSchedule,
     TrainConfig,
     UNet,
@@ -44,14 +43,13 @@ from ddpm_helpers import (
     save_checkpoint,
     train,
 )
-from ddpm_helpers.cli.pretrained import draw_samples, quality_curve
+from ddpm_helpers.cli.pretrained import add_recipe_arguments, draw_samples, quality_curve, recipe_from_args
 from ddpm_helpers.core.metrics import image_quality_ci, real_floor, real_floor_spread
 
 TTQ = "ttq"  # results/ttq/<tag>.json
 
 
 def parse():
-    r = UNET_RECIPE
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tag", default="recipe", help="name of this run (results/ttq/<tag>.json)")
     p.add_argument("--label", default=None, help="what this run changes, for the table (default: the tag)")
@@ -59,18 +57,13 @@ def parse():
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     p.add_argument("--device", default=None)
     # the recipe's levers
-    p.add_argument("--amp", default=r["amp"], choices=["auto", "bf16", "fp16", "off"])
-    p.add_argument("--lr", type=float, default=r["lr"])
-    p.add_argument("--warmup", type=int, default=r["warmup"])
-    p.add_argument("--lr-decay", default=r["lr_decay"], choices=["none", "cosine"])
-    p.add_argument("--batch-size", type=int, default=r["batch_size"])
-    p.add_argument("--ema-decay", type=float, default=r["ema_decay"])
-    p.add_argument("--min-snr-gamma", type=float, default=r["min_snr_gamma"])
+    add_recipe_arguments(p)
     p.add_argument("--schedule", default="linear", choices=["linear", "cosine"])
     p.add_argument("--width", type=int, default=UNetConfig.base_channels, help="UNetConfig.base_channels")
     p.add_argument("--mults", default="1,2,2", help="UNetConfig.channel_mults")
     p.add_argument("--res-blocks", type=int, default=UNetConfig.num_res_blocks)
-    p.add_argument("--no-attention", action="store_true")
+    p.add_argument("--no-attention", action="store_true", help="no self-attention in the middle (7x7)")
+    p.add_argument("--attention-levels", default="", help="UNetConfig.attention_levels, e.g. 1 (14x14) or 1,2")
     # evaluation
     p.add_argument("--curve-every", type=float, default=5.0, help="minutes of training between curve points")
     p.add_argument("--curve-n", type=int, default=512)
@@ -103,15 +96,14 @@ def main():
     x, _ = load_fashion_mnist("train", device=device)
     sched = (NoiseSchedule.cosine if args.schedule == "cosine" else NoiseSchedule.linear)(1000)
     unet = UNetConfig(base_channels=args.width, channel_mults=tuple(int(m) for m in args.mults.split(",")),
-                      num_res_blocks=args.res_blocks, attention=not args.no_attention)
+                      num_res_blocks=args.res_blocks, attention=not args.no_attention,
+                      attention_levels=tuple(int(i) for i in args.attention_levels.split(",") if i.strip()))
     curve_prec = resolve_amp("auto" if args.curve_precision == "auto" else args.curve_precision, device)
     final_prec = resolve_amp("auto" if args.final_precision == "auto" else args.final_precision, device)
     curve = quality_curve(sched, args.curve_every, n=args.curve_n, steps=args.curve_steps, precision=curve_prec,
                           clip_x0=not args.no_clip)
-    config = TrainConfig(**{**UNET_RECIPE, "amp": args.amp, "lr": args.lr, "warmup": args.warmup,
-                            "lr_decay": args.lr_decay, "batch_size": args.batch_size, "ema_decay": args.ema_decay,
-                            "min_snr_gamma": args.min_snr_gamma},
-                         steps=10**7, time_limit=args.minutes * 60, log_every=25, device=str(device), progress=False)
+    config = TrainConfig(**recipe_from_args(args), steps=10**7, time_limit=args.minutes * 60, log_every=25,
+                         device=str(device), progress=False)
     model = UNet(unet)
     result = train(model, x, sched, config, callback=curve)
     if args.save:

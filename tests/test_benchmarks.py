@@ -94,7 +94,8 @@ def test_time_to_quality_curve_final_point_and_save(run_script, tmp_path):
     schedule, a checkpoint the sampling scripts take (--weights). Every lever lands in the run's config."""
     ckpt = tmp_path / "ttq.pt"
     out, r = run_script("time_to_quality.py", [*TTQ_TOY, "--tag", "toy", "--lr", "3e-4", "--min-snr-gamma", "5",
-                                               "--schedule", "cosine", "--save", str(ckpt)], "ttq/toy")
+                                               "--schedule", "cosine", "--no-ema-warmup", "--attention-levels", "1",
+                                               "--save", str(ckpt)], "ttq/toy")
     assert r["steps"] == 25 and r["interrupted"] is False and r["args"]["min_snr_gamma"] == 5
     assert [p["step"] for p in r["curve"]] == [25] and r["curve"][0]["n"] == 8
     assert r["final"]["n"] == 16 and r["final"]["fid_std"] > 0 and r["floor"]["n"] == 16
@@ -105,6 +106,7 @@ def test_time_to_quality_curve_final_point_and_save(run_script, tmp_path):
     model, sched, meta = _common.load_model(str(ckpt), torch.device("cpu"))
     assert sched.kind == "cosine" and sched.T == 1000 and meta["steps"] == 25 and meta["tag"] == "toy"
     assert model.config.base_channels == 8 and model.config.attention is False
+    assert model.config.attention_levels == (1,) and r["args"]["no_ema_warmup"] is True
 
 
 def test_time_to_quality_table_lists_every_run(run_script, capsys):

@@ -143,3 +143,34 @@ def test_count_parameters():
     m = TimeMLP(MLPConfig(dim=2, hidden=4, blocks=1, time_dim=2))
     # time MLP: (2*4+4) + (4*4+4); inp: 2*4+4; one block: 2*(4*4+4); out: 4*2+2
     assert count_parameters(m) == 12 + 20 + 12 + 40 + 10
+
+
+def test_unet_attention_levels_place_attention_after_every_block_of_those_levels():
+    """attention_levels=(1,): each residual block at 14x14 is followed by self-attention, one on the way
+    down and two on the way up, besides the middle one; gradients reach them, and the config round-trips
+    through a checkpoint's JSON-like dict (a list)."""
+    from ddpm_helpers.core.models import AttnResBlock, SelfAttention
+
+    torch.manual_seed(0)
+    model = UNet(UNetConfig(base_channels=8, groups=4, attention_levels=[1]))
+    assert model.config.attention_levels == (1,)
+    sizes = []
+    hooks = [m.register_forward_hook(lambda m, i, o: sizes.append(o.shape[-1]))
+             for m in model.modules() if isinstance(m, SelfAttention)]
+    out = _grads_reach_every_parameter(model, torch.randn(2, 1, 28, 28), torch.tensor([3, 900]))
+    for h in hooks:
+        h.remove()
+    assert out.shape == (2, 1, 28, 28) and sorted(sizes) == [7, 14, 14, 14]
+    assert sum(isinstance(m, AttnResBlock) for m in model.modules()) == 3
+    plain = UNet(UNetConfig(base_channels=8, groups=4))
+    assert count_parameters(model) > count_parameters(plain)
+    rebuilt = build_model("unet", {**config_dict(model), "attention_levels": [1]})
+    rebuilt.load_state_dict(model.state_dict())  # same modules, same names
+    with pytest.raises(RuntimeError, match="attn"):
+        plain.load_state_dict(model.state_dict())
+
+
+@pytest.mark.parametrize("bad", [(3,), (-1,), (True,), ("1",), 1])
+def test_unet_rejects_attention_levels_outside_its_levels(bad):
+    with pytest.raises(ValueError, match=r"attention_levels must be a tuple of level indices in 0\.\.2"):
+        UNet(UNetConfig(base_channels=8, groups=4, attention_levels=bad))

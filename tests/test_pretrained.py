@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from ddpm_helpers.cli.pretrained import metrics_markdown, regenerate_check, write_metrics_card
-from ddpm_helpers.core.checkpoints import PRETRAINED, WEIGHTS_DIR, load_pretrained
+from ddpm_helpers.core.checkpoints import PRETRAINED, WEIGHTS_DIR, load_checkpoint, load_pretrained
 from ddpm_helpers.core.classifier import FashionClassifier, classifier_accuracy
 from ddpm_helpers.core.models import UNet
 
@@ -117,3 +117,19 @@ def test_unet_card_training_section_is_the_checkpoint(fashion_dir):
     if curve:
         n = curve[0]["n"]
         assert f"the floor at this n, {n} training images: FID {real_floor(n)['fid']:.2f}" in card
+
+
+def test_train_unet_command_takes_the_recipe_flags(tmp_path, fashion_dir):
+    """``train-unet``: the recipe's flags (shared with benchmarks/time_to_quality.py) reach the training run,
+    and the checkpoint and its card record them."""
+    from ddpm_helpers.cli.pretrained import main
+
+    out = tmp_path / "tiny_unet.pt"
+    main(["train-unet", "--steps", "3", "--minutes", "5", "--curve-every", "0", "--base-channels", "8",
+          "--batch-size", "4", "--lr", "1e-3", "--warmup", "2", "--no-ema-warmup", "--min-snr-gamma", "3",
+          "--amp", "off", "--threads", "1", "--out", str(out)])
+    model, sched, meta = load_checkpoint(out)
+    assert meta["steps"] == 3 and meta["batch_size"] == 4 and meta["lr"] == 1e-3 and meta["warmup"] == 2
+    assert meta["ema_warmup"] is False and meta["min_snr_gamma"] == 3 and meta["precision"] == "off"
+    assert model.config.base_channels == 8 and sched.T == 1000
+    assert "- **ema_warmup**: False" in out.with_suffix(".md").read_text()

@@ -13,7 +13,8 @@ from ddpm_helpers.core.data import make_moons_data
 from ddpm_helpers.core.models import MLPConfig, TimeMLP, UNet, UNetConfig
 from ddpm_helpers.core.runtime import AutocastModel
 from ddpm_helpers.core.schedules import NoiseSchedule
-from ddpm_helpers.core.training import UNET_RECIPE, TrainConfig, lr_factor, min_snr_weights, train
+from ddpm_helpers.core.training import (EMA, UNET_RECIPE, TrainConfig, ema_decay_at, lr_factor, min_snr_weights,
+                                        train)
 
 SMALL = NoiseSchedule.linear(100, 1e-3, 0.1)
 
@@ -127,3 +128,32 @@ def test_bucket_mse_is_the_unweighted_loss():
     np.testing.assert_allclose(weighted.bucket_mse, plain.bucket_mse, rtol=1e-4)
     np.testing.assert_allclose(weighted.bucket_losses, 4 * plain.bucket_losses, rtol=1e-4)
     assert weighted.bucket_mse.shape == (2, 10)
+
+
+def test_ema_warmup_off_keeps_the_fixed_decay_from_the_second_update():
+    """With the warm-up the second update takes 2/11 of the old average; without it, ``decay`` of it."""
+    assert ema_decay_at(0.9, 1) == pytest.approx(2 / 11) and ema_decay_at(0.9, 1, warmup=False) == 0.9
+    assert ema_decay_at(0.999, 10**6) == 0.999 and ema_decay_at(0.999, 5, warmup=False) == 0.999
+    model = nn.Linear(1, 1, bias=False)
+    for warmup, share_of_first in ((True, 2 / 11), (False, 0.9)):
+        with torch.no_grad():
+            model.weight.fill_(1.0)
+        ema = EMA(model, 0.9, warmup=warmup)
+        ema.update(model)  # copies 1.0
+        with torch.no_grad():
+            model.weight.fill_(0.0)
+        ema.update(model)
+        assert ema.module.weight.item() == pytest.approx(share_of_first)
+
+
+def test_train_passes_ema_warmup_and_checks_it():
+    x = make_moons_data(256)
+    runs = {w: train(_tiny_mlp(), x, SMALL, TrainConfig(steps=30, batch_size=32, lr=1e-2, ema_decay=0.99,
+                                                        ema_warmup=w, device="cpu", progress=False)).ema
+            for w in (True, False)}
+    first = _tiny_mlp()  # the same initial weights: without the warm-up the EMA still holds 0.99^29 of them
+    gap = {w: sum((p - q).abs().sum().item() for p, q in zip(m.parameters(), first.parameters()))
+           for w, m in runs.items()}
+    assert gap[False] < gap[True] / 3
+    with pytest.raises(ValueError, match="config.ema_warmup must be True or False, got 'no'"):
+        train(_tiny_mlp(), x, SMALL, TrainConfig(steps=1, ema_warmup="no", device="cpu", progress=False))

@@ -69,6 +69,28 @@ def hardware_summary(device: torch.device) -> str:
     return f"{cpu}, {torch.get_num_threads()} torch threads"
 
 
+def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
+    """The training recipe's levers as flags, with ``UNET_RECIPE``'s values as defaults (``train-unet`` and
+    ``benchmarks/time_to_quality.py``); :func:`recipe_from_args` turns them back into ``TrainConfig`` fields."""
+    r = UNET_RECIPE
+    parser.add_argument("--amp", default=r["amp"], choices=["auto", "bf16", "fp16", "off"],
+                        help="mixed precision (auto: bf16 on CUDA and on CPUs with AMX)")
+    parser.add_argument("--lr", type=float, default=r["lr"])
+    parser.add_argument("--warmup", type=int, default=r["warmup"], help="linear lr warm-up steps")
+    parser.add_argument("--lr-decay", default=r["lr_decay"], choices=["none", "cosine"])
+    parser.add_argument("--batch-size", type=int, default=r["batch_size"])
+    parser.add_argument("--ema-decay", type=float, default=r["ema_decay"])
+    parser.add_argument("--no-ema-warmup", action="store_true", help="a fixed EMA decay from the first update on")
+    parser.add_argument("--min-snr-gamma", type=float, default=r["min_snr_gamma"])
+
+
+def recipe_from_args(args: argparse.Namespace) -> dict:
+    """``UNET_RECIPE`` with the values of :func:`add_recipe_arguments`' flags."""
+    return {**UNET_RECIPE, "amp": args.amp, "lr": args.lr, "warmup": args.warmup, "lr_decay": args.lr_decay,
+            "batch_size": args.batch_size, "ema_decay": args.ema_decay, "ema_warmup": not args.no_ema_warmup,
+            "min_snr_gamma": args.min_snr_gamma}
+
+
 def _train_unet(args) -> None:
     configure_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -78,9 +100,7 @@ def _train_unet(args) -> None:
     model, prev = UNet(UNetConfig(base_channels=args.base_channels)), {}
     if args.init:  # continue from earlier weights (a fresh optimizer, with its warm-up)
         model, _, prev = load_checkpoint(args.init)
-    recipe = {**UNET_RECIPE, "batch_size": args.batch_size, "lr": args.lr, "ema_decay": args.ema_decay,
-              "lr_decay": args.lr_decay, "amp": args.amp, "warmup": args.warmup, "min_snr_gamma": args.min_snr_gamma}
-    config = TrainConfig(**recipe, steps=args.steps, time_limit=args.minutes * 60, device=str(device),
+    config = TrainConfig(**recipe_from_args(args), steps=args.steps, time_limit=args.minutes * 60, device=str(device),
                          seed=args.seed, log_every=100, compile=args.compile)
     curve = quality_curve(sched, args.curve_every, precision=resolve_amp("auto", device)) if args.curve_every else None
     result = train(model, x, sched, config, callback=curve)
@@ -96,8 +116,9 @@ def _train_unet(args) -> None:
         "date": datetime.date.today().isoformat(), "steps": steps, "epochs": round(epochs, 2),
         "train_seconds": round(prev.get("train_seconds", 0) + result.seconds, 1), "batch_size": config.batch_size,
         "lr": config.lr, "warmup": config.warmup, "lr_decay": config.lr_decay, "min_snr_gamma": config.min_snr_gamma,
-        "ema_decay": config.ema_decay, "final_loss": float(result.losses[-200:].mean()),
-        "interrupted": result.interrupted, "parameters": count_parameters(model),
+        "ema_decay": config.ema_decay, "ema_warmup": config.ema_warmup,
+        "final_loss": float(result.losses[-200:].mean()), "interrupted": result.interrupted,
+        "parameters": count_parameters(model),
     }
     save_checkpoint(out, result.ema, sched, {**meta, "curve": curve.points if curve else []})
     card = out.with_suffix(".md")
@@ -330,15 +351,10 @@ def main(argv: list[str] | None = None) -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     u = sub.add_parser("train-unet", help="train the FashionMNIST U-Net")
-    u.add_argument("--minutes", type=float, default=90.0, help="training-time budget (the lr decays to 0 by then)")
+    u.add_argument("--minutes", type=float, default=90.0,
+                   help="training-time budget (with --lr-decay cosine the lr reaches 0 then)")
     u.add_argument("--steps", type=int, default=1_000_000, help="upper bound on optimizer steps")
-    u.add_argument("--batch-size", type=int, default=UNET_RECIPE["batch_size"])
-    u.add_argument("--lr", type=float, default=UNET_RECIPE["lr"])
-    u.add_argument("--lr-decay", default=UNET_RECIPE["lr_decay"], choices=["none", "cosine"])
-    u.add_argument("--ema-decay", type=float, default=UNET_RECIPE["ema_decay"])
-    u.add_argument("--warmup", type=int, default=UNET_RECIPE["warmup"])
-    u.add_argument("--min-snr-gamma", type=float, default=UNET_RECIPE["min_snr_gamma"])
-    u.add_argument("--amp", default=UNET_RECIPE["amp"], choices=["auto", "bf16", "fp16", "off"])
+    add_recipe_arguments(u)
     u.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     u.add_argument("--curve-every", type=float, default=10.0,
                    help="minutes of training between quality measurements for the card (0: none)")

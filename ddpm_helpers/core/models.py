@@ -105,6 +105,8 @@ class UNetConfig:
     num_res_blocks: int = 1                    # residual blocks per level on the way down
     groups: int = 8                            # GroupNorm groups (must divide every width)
     attention: bool = True                     # one self-attention layer at the lowest resolution
+    attention_levels: tuple = ()               # levels (0 = full size) whose residual blocks are each followed
+                                               # by self-attention, down and up (Ho et al. 2020: at 16x16)
     dropout: float = 0.0
 
 
@@ -147,6 +149,19 @@ class SelfAttention(nn.Module):
         return x + self.proj(h.transpose(-1, -2).reshape(B, C, H, W))
 
 
+class AttnResBlock(ResBlock):
+    """A :class:`ResBlock` followed by :class:`SelfAttention` on its output (``UNetConfig.attention_levels``).
+
+    Shapes: x (B, c_in, H, W), temb (B, time_dim) -> (B, c_out, H, W)."""
+
+    def __init__(self, c_in: int, c_out: int, time_dim: int, groups: int, dropout: float = 0.0):
+        super().__init__(c_in, c_out, time_dim, groups, dropout)
+        self.attn = SelfAttention(c_out, groups)
+
+    def forward(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
+        return self.attn(super().forward(x, temb))
+
+
 class UNet(nn.Module):
     """A small DDPM U-Net. Shapes: x (B, in_channels, S, S), t (B,) -> eps_hat (B, in_channels, S, S)."""
 
@@ -162,17 +177,25 @@ class UNet(nn.Module):
         if config.image_size % (2 ** (levels - 1)):
             raise ValueError(f"image_size={config.image_size} must be divisible by 2**{levels - 1} "
                              f"for channel_mults={config.channel_mults}")
+        if not isinstance(config.attention_levels, (tuple, list)) or any(
+                isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < levels for i in config.attention_levels):
+            raise ValueError(f"attention_levels must be a tuple of level indices in 0..{levels - 1} (0 = full "
+                             f"size), got {config.attention_levels!r}")
+        config.attention_levels = tuple(config.attention_levels)
         tdim = 4 * config.base_channels
         self.time = TimeEmbedding(config.base_channels, tdim)
         self.stem = nn.Conv2d(config.in_channels, config.base_channels, 3, padding=1)
-        block = lambda ci, co: ResBlock(ci, co, tdim, config.groups, config.dropout)  # noqa: E731
+
+        def block(ci: int, co: int, level: int | None = None) -> ResBlock:
+            kind = AttnResBlock if level in config.attention_levels else ResBlock
+            return kind(ci, co, tdim, config.groups, config.dropout)
 
         # down path: remember the width of every activation pushed as a skip
         self.down = nn.ModuleList()
         skip_widths, c = [config.base_channels], config.base_channels
         for i, w in enumerate(widths):
             for _ in range(config.num_res_blocks):
-                self.down.append(block(c, w))
+                self.down.append(block(c, w, i))
                 c = w
                 skip_widths.append(c)
             if i < levels - 1:
@@ -187,7 +210,7 @@ class UNet(nn.Module):
         self.up = nn.ModuleList()
         for i, w in reversed(list(enumerate(widths))):
             for _ in range(config.num_res_blocks + 1):
-                self.up.append(block(c + skip_widths.pop(), w))
+                self.up.append(block(c + skip_widths.pop(), w, i))
                 c = w
             if i > 0:
                 self.up.append(nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),

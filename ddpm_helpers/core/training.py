@@ -54,6 +54,7 @@ class TrainConfig:
     weight_decay: float = 0.0         # AdamW weight decay
     grad_clip: float = 1.0            # max global gradient norm (0 disables)
     ema_decay: float = 0.999          # EMA decay (warmed up as min(decay, (1+n)/(10+n)))
+    ema_warmup: bool = True           # False: the EMA uses ema_decay from its second update on
     amp: Literal["auto", "bf16", "fp16", "off"] = "auto"  # auto: by capability, see runtime.resolve_amp
     compile: bool = False             # torch.compile the model (CUDA only; slow first step)
     channels_last: bool | None = None  # channels_last for 4-D (image) data; None: on CUDA, and on the CPU
@@ -95,11 +96,13 @@ class TrainResult:
         return self.steps_done * self.config.batch_size / max(self.seconds, 1e-9)
 
 
-def ema_decay_at(decay: float, n: int) -> float:
+def ema_decay_at(decay: float, n: int, warmup: bool = True) -> float:
     """The EMA decay for the update after ``n`` earlier ones: ``min(decay, (1 + n) / (10 + n))``.
 
-    The warm-up keeps the early EMA from being dominated by the random initial weights."""
-    return min(decay, (1 + n) / (10 + n))
+    The warm-up keeps the early EMA from being dominated by the random initial weights: with a fixed
+    decay of 0.999 the copy made at the first update still holds a share of ``0.999 ** n`` of the
+    average after ``n`` updates (37 % after 1000). ``warmup=False`` returns ``decay``."""
+    return min(decay, (1 + n) / (10 + n)) if warmup else decay
 
 
 def min_snr_weights(sched: NoiseSchedule, gamma: float) -> torch.Tensor:
@@ -133,9 +136,9 @@ class EMA:
     the averaged model (eval mode, no gradients): sample with it.
     """
 
-    def __init__(self, model: nn.Module, decay: float):
+    def __init__(self, model: nn.Module, decay: float, warmup: bool = True):
         self.module = copy.deepcopy(model).eval().requires_grad_(False)
-        self.decay = decay
+        self.decay, self.warmup = decay, warmup
         self.updates = 0
 
     @torch.no_grad()
@@ -144,7 +147,7 @@ class EMA:
         if self.updates == 0:
             torch._foreach_copy_(ema_p, p)
         else:
-            torch._foreach_lerp_(ema_p, p, 1 - ema_decay_at(self.decay, self.updates))
+            torch._foreach_lerp_(ema_p, p, 1 - ema_decay_at(self.decay, self.updates, self.warmup))
         for eb, b in zip(self.module.buffers(), model.buffers()):
             eb.copy_(b)
         self.updates += 1
@@ -159,6 +162,8 @@ def _check_train_inputs(data: torch.Tensor, sched: NoiseSchedule, config: TrainC
         check_int(f"config.{name}", getattr(config, name), lo=1)
     check_number("config.lr", config.lr, lo=0, lo_open=True)
     check_number("config.ema_decay", config.ema_decay, lo=0, hi=1, hi_open=True)
+    if not isinstance(config.ema_warmup, bool):
+        raise ValueError(f"config.ema_warmup must be True or False, got {config.ema_warmup!r}")
     if config.lr_decay not in ("none", "cosine"):
         raise ValueError(f"config.lr_decay must be 'none' or 'cosine', got {config.lr_decay!r}")
     if config.min_snr_gamma is not None:
@@ -212,7 +217,7 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
             progress = max(progress, seconds / config.time_limit)
         for group in opt.param_groups:
             group["lr"] = config.lr * lr_factor(step, config.warmup, config.lr_decay, progress)
-    ema = EMA(model, config.ema_decay)
+    ema = EMA(model, config.ema_decay, config.ema_warmup)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     forward = torch.compile(model) if (config.compile and cuda) else model
 
