@@ -238,3 +238,60 @@ def test_train_classifier_bad_arguments(kwargs, match):
         train_classifier(FashionClassifier(), torch.zeros(4, 1, 28, 28), torch.zeros(4, dtype=torch.long), **kwargs)
     with pytest.raises(ValueError, match="labels"):
         train_classifier(FashionClassifier(), torch.zeros(4, 1, 28, 28), torch.zeros(4))
+
+
+# ----------------------------------------------------------------------------- the reference-feature cache
+def _images(n, seed):
+    return torch.rand(n, 1, 28, 28, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def test_feature_cache_writes_once_then_loads_the_same_bits(tmp_path, monkeypatch):
+    """The first call computes and writes the file; a later call (another process, here: a cleared memory)
+    reads it instead of running the classifier, and gets exactly the computed features."""
+    from ddpm_helpers.core import metrics
+
+    monkeypatch.setenv("DDPM_CACHE_DIR", str(tmp_path))
+    clf = FashionClassifier(ClassifierConfig()).eval()
+    x = _images(40, 0)
+    path = metrics.feature_cache_path(x, clf, "toy")
+    assert path.parent == tmp_path / "fid_features" and path.name.startswith("toy-") and not path.exists()
+    first = metrics._cached_features(x, clf, "toy")
+    assert path.is_file() and torch.equal(first, classifier_features(x, clf)) and first.dtype == torch.float64
+    monkeypatch.setattr(metrics, "classifier_features", lambda *a, **k: pytest.fail("recomputed a cached set"))
+    again = metrics._cached_features(x, clf, "toy")
+    assert torch.equal(again, first) and again.dtype == torch.float64
+
+
+def test_feature_cache_key_follows_the_images_and_the_weights(tmp_path, monkeypatch):
+    from ddpm_helpers.core import metrics
+
+    monkeypatch.setenv("DDPM_CACHE_DIR", str(tmp_path))
+    torch.manual_seed(0)
+    a, b = FashionClassifier(ClassifierConfig()), FashionClassifier(ClassifierConfig())
+    x = _images(8, 0)
+    y = x.clone()
+    y[3, 0, 5, 5] += 1e-3  # one pixel
+    assert metrics.feature_cache_path(x, a) == metrics.feature_cache_path(x.clone(), a)
+    assert metrics.feature_cache_path(x, a) != metrics.feature_cache_path(y, a)
+    assert metrics.feature_cache_path(x, a) != metrics.feature_cache_path(x, b)
+
+
+def test_feature_cache_recomputes_a_broken_file_and_survives_an_unwritable_cache(tmp_path, monkeypatch):
+    from ddpm_helpers.core import metrics
+
+    clf = FashionClassifier(ClassifierConfig()).eval()
+    x = _images(16, 1)
+    want = classifier_features(x, clf)
+    monkeypatch.setenv("DDPM_CACHE_DIR", str(tmp_path))
+    path = metrics.feature_cache_path(x, clf, "toy")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a tensor")  # e.g. a copy cut short
+    assert torch.equal(metrics._cached_features(x, clf, "toy"), want)
+    assert torch.equal(torch.load(path, weights_only=True).double(), want)  # rewritten whole
+    torch.save(torch.zeros(3, 2), path)  # a tensor of the wrong shape
+    assert torch.equal(metrics._cached_features(x, clf, "toy"), want)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    monkeypatch.setenv("DDPM_CACHE_DIR", str(blocker))  # the cache folder cannot be created
+    assert torch.equal(metrics._cached_features(x, clf, "toy"), want)
+    assert not list(tmp_path.glob("**/*.tmp"))

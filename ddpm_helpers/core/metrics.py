@@ -25,14 +25,22 @@ n shrinks, so a FID means nothing without its n and without the real-against-rea
 not depend on n) but noisy at small n; we report its mean and spread over random subsets.
 Values are comparable only with values from the same classifier weights.
 
+The reference features (all 10 000 test images, about 10 s of one CPU core) are computed once per machine:
+they are kept in ``cache_dir()/fid_features/`` under a digest of the classifier's weights, the images and
+the torch version, so another process (a notebook kernel, a benchmark, a test worker) loads them instead.
+
 Error bars (:func:`quality_bootstrap`, :func:`image_quality_ci`, :func:`real_floor_spread`,
 :func:`paired_fid_bootstrap`): how much FID and KID move when the samples, or the real images of
 the floor, are drawn again.
 """
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -42,6 +50,7 @@ from torch import nn
 from .checkpoints import load_pretrained
 from .checks import check_int, check_point_sets
 from .data import load_fashion_mnist, make_moons_data
+from .paths import cache_dir
 from .runtime import eval_mode, model_device
 
 __all__ = ["chamfer_distance", "mmd_rbf", "moons_floor",
@@ -214,9 +223,54 @@ def _reference_features(reference: Reference, classifier: nn.Module | None) -> t
             raise ValueError(f"reference must be 'test', 'train' or a (N, 1, 28, 28) image tensor, got {reference!r}")
         key = (reference, id(classifier) if classifier is not None else None)
         if key not in _REFERENCE_CACHE:
-            _REFERENCE_CACHE[key] = classifier_features(load_fashion_mnist(reference)[0], classifier)
+            _REFERENCE_CACHE[key] = _cached_features(load_fashion_mnist(reference)[0], classifier, reference)
         return _REFERENCE_CACHE[key]
     return classifier_features(reference, classifier)
+
+
+def _digest(tensors) -> str:
+    """sha256 of the tensors' dtypes, shapes and bytes."""
+    h = hashlib.sha256(torch.__version__.encode())
+    for t in tensors:
+        t = t.detach().cpu().contiguous()
+        h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy())
+    return h.hexdigest()[:16]
+
+
+def feature_cache_path(images: torch.Tensor, classifier: nn.Module | None = None, name: str = "images") -> Path:
+    """Where :func:`_cached_features` keeps the features of ``images`` under ``classifier``: a file in
+    ``cache_dir()/fid_features`` named by a digest of the weights, the images and the torch version."""
+    clf = classifier if classifier is not None else default_classifier()
+    key = _digest([*clf.state_dict().values(), images])
+    return cache_dir() / "fid_features" / f"{name}-{key}.pt"
+
+
+def _cached_features(images: torch.Tensor, classifier: nn.Module | None, name: str) -> torch.Tensor:
+    """:func:`classifier_features` of ``images``, read from the feature cache when it holds them and written
+    there otherwise (atomically: concurrent processes each write a whole file; a cache that cannot be read
+    or written is recomputed, never an error). Stored in float32 when that is exact (features of a float32
+    classifier are), so the loaded features equal the computed ones bit for bit."""
+    path = feature_cache_path(images, classifier, name)
+    try:
+        f = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(f, torch.Tensor) and f.ndim == 2 and f.shape[0] == images.shape[0]:
+            return f.double()
+    except Exception:  # absent, unreadable, truncated or not a torch file (UnpicklingError): compute it
+        pass
+    f = classifier_features(images, classifier)
+    f32 = f.float()
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(f32 if torch.equal(f32.double(), f) else f, fh)
+        os.replace(tmp, path)
+    except OSError:  # a read-only or full disk: keep the features in memory only
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+    return f
 
 
 def image_quality(samples: torch.Tensor, n: int | None = None, reference: Reference = "test",
