@@ -133,3 +133,33 @@ def test_time_to_quality_sampler_grid(run_script):
 def test_sampling_scripts_reject_unknown_weights(run_script):
     with pytest.raises(ValueError, match="--weights must be 'fashion_unet' or a checkpoint file, got 'nope.pt'"):
         run_script("sampling.py", ["--n", "1", "--weights", "nope.pt"], "sampling_cpu")
+
+
+def test_ddim_table_ships_its_run_as_notebook_06s_table(run_script, tmp_path):
+    """--ship turns the last run into the JSON notebook 06 reads: the run's numbers with their spreads and
+    paired differences to DDPM, where and when it ran, and the idle seconds kept from the table it replaces
+    (they belong to the architecture); the notebook's readers take it."""
+    from ddpm_helpers import NoiseSchedule, UNet, save_checkpoint
+    from ddpm_helpers.lessons.ddim.speed import premeasured_reading, premeasured_weights_note, table_beside_premeasured
+
+    ckpt = tmp_path / "tiny_t50.pt"  # a 50-step schedule: the DDPM row costs 50 calls, not 1000
+    torch.manual_seed(0)
+    save_checkpoint(ckpt, UNet(base_channels=8, channel_mults=(1, 2), groups=4), NoiseSchedule.linear(50),
+                    meta={"steps": 0})
+    _, run = run_script("ddim_table.py", ["--n", "8", "--steps", "5", "--etas", "0", "--weights", str(ckpt)],
+                        "ddim_table_cpu")
+    dest = tmp_path / "shipped.json"
+    dest.write_text(json.dumps({"what": "the table", "speed": "idle seconds from before", "rows": [
+        {"sampler": "DDPM", "steps": 50, "eta": 1.0, "seconds_128_idle": 500.0},
+        {"sampler": "DDIM", "steps": 5, "eta": 0.0, "seconds_128_idle": 3.0}]}))
+    out, _ = run_script("ddim_table.py", ["--ship", str(dest), "--conditions", "idle"], "ddim_table_cpu")
+    pre = json.loads(dest.read_text())
+    assert f"wrote {dest}: n = 8, 2 rows" in out and pre["conditions"] == "idle" and pre["what"] == "the table"
+    assert pre["n"] == 8 and pre["floor"] == run["floor"] and pre["weights_steps"] == 0 and pre["parameters"] > 0
+    assert [r["seconds_128_idle"] for r in pre["rows"]] == [500.0, 3.0] and pre["commit"] == run["env"]["commit"]
+    ddim = pre["rows"][1]
+    assert (ddim["fid"], ddim["fid_minus_ddpm"], ddim["fid_minus_ddpm_std"]) == \
+        (run["rows"][1]["fid"], run["rows"][1]["fid_minus_first"], run["rows"][1]["fid_minus_first_std"])
+    assert "DDIM 5/η=0 (167x faster" in premeasured_reading(pre)
+    assert "| DDIM | 5 | 0 | 5 | 3.0 | 167x |" in table_beside_premeasured([], pre)
+    assert premeasured_weights_note(pre, {"steps": 0}).startswith("The table was measured with these same weights")

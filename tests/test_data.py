@@ -189,3 +189,36 @@ def test_data_command_says_where_or_why_not(fashion_dir, no_default_dirs, monkey
     monkeypatch.setenv("DDPM_DATA_DIR", str(env))
     assert main(["--no-download"]) == 0
     assert capsys.readouterr().out.splitlines() == [f"FashionMNIST {s}: {env}" for s in ("train", "test")]
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    import gzip
+
+    header = (0x0800 | array.ndim).to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_idx_files_are_decoded_once_and_again_when_they_change(tmp_path, monkeypatch):
+    """The decoded IDX arrays are kept per file version: a second load does not gunzip again (and its tensors
+    are the caller's own copies), and a file replaced in place is read anew."""
+    import gzip
+
+    path = tmp_path / "toy-images-idx3-ubyte.gz"
+    _write_idx(path, np.arange(2 * 28 * 28).reshape(2, 28, 28) % 256)
+    first = data_mod._read_idx(path)
+    assert first.shape == (2, 28, 28) and first[0, 0, 5] == 5 and not first.flags.writeable
+    monkeypatch.setattr(gzip, "open", lambda *a, **k: pytest.fail("gunzipped a file already decoded"))
+    assert data_mod._read_idx(path) is first
+    monkeypatch.undo()
+    _write_idx(path, np.full((3, 28, 28), 7))
+    os.utime(path, ns=(1, 1))  # a different version, even on a file system with coarse times
+    again = data_mod._read_idx(path)
+    assert again.shape == (3, 28, 28) and (again == 7).all()
+
+
+def test_loaded_images_are_the_callers_own(fashion_dir):
+    x, _ = load_fashion_mnist("test", n=2)
+    x.fill_(5.0)
+    y, _ = load_fashion_mnist("test", n=2)
+    assert y.abs().max() <= 1.0
