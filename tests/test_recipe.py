@@ -157,3 +157,14 @@ def test_train_passes_ema_warmup_and_checks_it():
     assert gap[False] < gap[True] / 3
     with pytest.raises(ValueError, match="config.ema_warmup must be True or False, got 'no'"):
         train(_tiny_mlp(), x, SMALL, TrainConfig(steps=1, ema_warmup="no", device="cpu", progress=False))
+
+
+@pytest.mark.parametrize("warmup", [-1, 2.5, "200"])
+def test_train_rejects_a_warmup_that_is_not_a_step_count(warmup):
+    with pytest.raises(ValueError, match="config.warmup"):
+        train(_tiny_mlp(), make_moons_data(50), SMALL, steps=1, warmup=warmup, progress=False)
+
+
+def test_zero_warmup_starts_at_the_full_lr():
+    assert lr_factor(0, 0, "none", 0.0) == 1.0
+    train(_tiny_mlp(), make_moons_data(50), SMALL, steps=1, warmup=0, progress=False)

@@ -160,6 +160,7 @@ def _check_train_inputs(data: torch.Tensor, sched: NoiseSchedule, config: TrainC
                          f"{type(data).__name__} {tuple(getattr(data, 'shape', ()))}")
     for name in ("steps", "batch_size", "buckets", "log_every"):
         check_int(f"config.{name}", getattr(config, name), lo=1)
+    check_int("config.warmup", config.warmup, lo=0)
     check_number("config.lr", config.lr, lo=0, lo_open=True)
     check_number("config.ema_decay", config.ema_decay, lo=0, hi=1, hi_open=True)
     if not isinstance(config.ema_warmup, bool):
