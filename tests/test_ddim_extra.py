@@ -185,3 +185,5 @@ def test_premeasured_weights_note_says_whose_numbers_they_are():
     other = premeasured_weights_note(pre, {"steps": pre["weights_steps"] + 1})
     assert "earlier shipped weights" in other and f"--n {pre['n']}" in other
     assert f"has {pre['weights_steps'] + 1}" in other
+    for text in (same, other):  # where, when and under which conditions, from the JSON
+        assert f"{pre['date']}, commit {pre['commit']}; conditions: {pre['conditions']}." in text

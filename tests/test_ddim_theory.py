@@ -178,6 +178,8 @@ def test_premeasured_table_is_labelled_and_read_with_paired_spreads():
             in tight)
     # the verdict at z = 2 follows the numbers: a row is listed where its difference puts it
     reading = premeasured_reading(pre)
+    typical = sorted(2 * r["fid_minus_ddpm_std"] for r in pre["rows"][1:])
+    assert len(typical) == 15 and f"a difference of about {typical[7]:.1f} FID" in reading  # the median of 15
     for r in pre["rows"][1:]:
         d, sd = r["fid_minus_ddpm"], r["fid_minus_ddpm_std"]
         group = "indistinguishable" if abs(d) <= 2 * sd else "worse" if d > 0 else "better"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 
+import numpy as np
 import torch
 
 from ...core import metrics as metrics_module
@@ -128,10 +129,12 @@ def premeasured_weights_note(pre: dict, meta: dict) -> str:
     ``load_pretrained``), compared by their training steps. The speed columns (model calls, seconds) depend
     only on the architecture; the FID/KID columns belong to the weights that were measured."""
     measured, loaded = pre.get("weights_steps"), meta.get("steps")
+    where = (f"Measured with `python benchmarks/ddim_table.py --n {pre['n']}` on {pre.get('hardware', '?')}, "
+             f"{pre.get('date', '?')}, commit {pre.get('commit', '?')}; conditions: {pre.get('conditions', '?')}.")
     if measured == loaded:
-        return f"The table was measured with these same weights ({loaded} training steps)."
-    return (f"**The table was measured with earlier shipped weights** ({measured} training steps); the U-Net "
-            f"loaded above has {loaded}. Its FID and KID columns belong to those earlier weights; the speed "
+        return f"The table was measured with these same weights ({loaded} training steps). {where}"
+    return (f"{where}\n\n**The table was measured with earlier shipped weights** ({measured} training steps); "
+            f"the U-Net loaded above has {loaded}. Its FID and KID columns belong to those earlier weights; the speed "
             f"columns (model calls, seconds) depend only on the architecture, which is the same. "
             f"`python benchmarks/ddim_table.py --n {pre['n']}` re-measures it for the weights shipped now "
             f"(about an hour of an idle 2-core CPU).")
@@ -187,12 +190,14 @@ def premeasured_reading(pre: dict, z: float = 2.0) -> str:
                else "better than DDPM")
         groups[key].append(f"DDIM {r['steps']}/η={r['eta']:g} ({_speed_up(r, ddpm)} faster, FID {d:+.2f} ± {sd:.2f})")
     floor = pre["floor"]
+    typical = float(np.median([z * r["fid_minus_ddpm_std"] for r in pre["rows"] if r is not ddpm]))
+    speed = (f", {ddpm['seconds_128_idle']:.0f} s for 128 images on an idle CPU" if ddpm.get("seconds_128_idle")
+             else "")
     lines = [f"At n = {pre['n']} a row's FID minus DDPM's carries the spread of a paired bootstrap (every row "
              f"starts from the same x_T; for scale, FID moves by ±{floor['fid_std']:.2f} between independent draws "
              f"of real images at this n, floor {floor['fid']:.2f}). Against DDPM-1000 (FID {ddpm['fid']:.2f} ± "
-             f"{ddpm['fid_std']:.2f}, "
-             f"{ddpm['seconds_128_idle']:.0f} s for 128 images on an idle CPU), counting a difference when it "
-             f"exceeds {z:g} paired spreads:"]
+             f"{ddpm['fid_std']:.2f}{speed}), counting a difference when it exceeds {z:g} paired spreads "
+             f"(at this n, a difference of about {typical:.1f} FID; the median row's):"]
     for key, items in groups.items():
         lines.append(f"- **{key}**: " + ("; ".join(items) if items else "none"))
     return "\n".join(lines)
