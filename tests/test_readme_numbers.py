@@ -352,6 +352,24 @@ def test_recipe_ablation_table():
          "benchmarks/README.md", "results/ttq/10-recipe.json")
 
 
+def test_sampler_grid_table():
+    """benchmarks/README.md's sampler-settings table: `time_to_quality.py --sampler-grid` (its JSON in results/)."""
+    g = result("ttq_sampler_grid")
+    rows = table_after(BENCH_README, "**Sampler settings at evaluation**")
+    f = g["floor"]
+    assert rows == [["on" if r["clip_x0"] else "off", f"{r['eta']:g}", f"{r['fid']:.2f} ± {r['fid_std']:.2f}",
+                     f"{r['fid'] / f['fid']:.1f}", f"{1e3 * r['kid']:.1f} ± {1e3 * r['kid_std']:.1f}"]
+                    for r in g["rows"]]
+    fid = {(r["clip_x0"], r["eta"]): f"{r['fid']:.2f}" for r in g["rows"]}
+    where, src = "benchmarks/README.md", "results/ttq_sampler_grid.json"
+    says(BENCH_README, f"floor {f['fid']:.2f} ± {f['fid_std']:.2f} over {f['seeds']} draws:", where, src)
+    says(BENCH_README, f"({fid[True, 0.0]} against {fid[False, 0.0]}, within", where, src)
+    says(BENCH_README, f"({fid[False, 1.0]} against {fid[False, 0.0]}, about four spreads", where, src)
+    from ddpm_helpers import load_pretrained
+
+    assert g["weights_steps"] == load_pretrained("fashion_unet")[2]["steps"], "the grid is not the shipped weights'"
+
+
 def test_the_recipe_is_the_ablations_winning_row():
     from ddpm_helpers import UNET_RECIPE
 
