@@ -352,6 +352,28 @@ def test_recipe_ablation_table():
          "benchmarks/README.md", "results/ttq/10-recipe.json")
 
 
+def test_why_the_goal_is_missed_follows_the_cards_two_sample_sizes(unet):
+    """The finite-n bias estimate of benchmarks/README.md ("Why the gap is large"): FID(n) = FID_inf + k / n
+    through the card's FIDs at n = 128 and n = 2048, for the samples (DDIM 50) and for the real floor."""
+    ddim, floors = unet["samplers"]["ddim50"], unet["floors"]
+    big, small = ddim["n"], ddim["at_n_ddpm"]["n"]
+    w = 1 / small - 1 / big
+
+    def line(f_small, f_big):  # -> (bias at the big n, the limit at n -> infinity)
+        k = (f_small - f_big) / w
+        return k / big, f_big - k / big
+
+    bias, limit = line(ddim["at_n_ddpm"]["fid"], ddim["fid"])
+    fbias, flimit = line(floors[str(small)]["fid"], floors[str(big)]["fid"])
+    need = 2 * floors[str(big)]["fid"] - bias
+    where, src = "benchmarks/README.md", "ddpm_helpers/weights/fashion_unet.metrics.json"
+    says(BENCH_README, f"at **{printed(bias, 2)}** for the samples and **{printed(fbias, 2)}** for", where, src)
+    says(BENCH_README, f"at **{printed(limit, 2)}** (samples) and **{printed(flimit, 2)}** (real)", where, src)
+    says(BENCH_README, f"**{printed(need, 2)}**: {printed(limit / need, 1)}x smaller than the shipped weights' "
+                       f"{printed(limit, 2)}", where, src)
+    says(BENCH_README, f"suggests\na factor of {printed(ddim['fid'] / (2 * floors[str(big)]['fid']), 1)}.", where, src)
+
+
 def test_sampler_grid_table():
     """benchmarks/README.md's sampler-settings table: `time_to_quality.py --sampler-grid` (its JSON in results/)."""
     g = result("ttq_sampler_grid")
