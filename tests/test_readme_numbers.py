@@ -324,6 +324,13 @@ def test_speed_quality_table_at_n_512():
     for s, x in zip(shipped["rows"], r["rows"]):
         assert (s["fid"], s["fid_std"], s["fid_minus_ddpm"], s["fid_minus_ddpm_std"], s["kid"]) == \
             (x["fid"], x["fid_std"], x["fid_minus_first"], x["fid_minus_first_std"], x["kid"])
+    from ddpm_helpers.lessons.ddim.speed import premeasured_reading
+
+    says(BENCH_README, premeasured_reading(shipped), "benchmarks/README.md", "weights/fashion_unet.ddim_table.json")
+    from ddpm_helpers import load_pretrained
+
+    assert shipped["weights_steps"] == r["weights_steps"] == load_pretrained("fashion_unet")[2]["steps"], \
+        "notebook 06's pre-measured table is not the shipped weights'"
 
 
 # ----------------------------------------------------------------------------- the training recipe's ablation
