@@ -368,6 +368,10 @@ def test_recipe_ablation_table():
                        f"0.999^{steps['14-no-ema-warmup']} = {printed(100 * 0.999 ** steps['14-no-ema-warmup'], 0)} %",
          where, src)
     assert max(float(f) for f in fid.values()) == float(fid["14-no-ema-warmup"])  # "the worst row of the table"
+    says(BENCH_README, f"gave {fid['15-recipe-repeat']} at {steps['15-recipe-repeat']} steps against "
+                       f"{fid['10-recipe']} at {steps['10-recipe']}", where, "results/ttq/15-recipe-repeat.json")
+    says(BENCH_README, f"gave {fid['16-warmup-0']} at {steps['16-warmup-0']} steps", where,
+         "results/ttq/16-warmup-0.json")
 
 
 def test_why_the_goal_is_missed_follows_the_cards_two_sample_sizes(unet):
