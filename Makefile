@@ -1,6 +1,9 @@
 # The two front-door commands (see README.md):
 #   make lab    install everything into .venv and open the series in JupyterLab
 #   make test   install whatever is missing and run the whole test suite in quick mode
+# CI (.ci/run) also runs:
+#   make matrix every notebook in each environment the README offers besides this one (Colab's runtime, Binder's,
+#               the package's floors), each built from its own spec (envs/matrix.py; ENVS="colab" for one)
 # Instructors (docs/teaching.md):
 #   make present NB=01_forward_process   JupyterLab straight into the live RISE slideshow of one notebook
 #   make slides   each notebook as reveal.js slides in build/slides/, viewable offline
@@ -11,7 +14,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install data lab present test test-full clean-venv browser slides student
+.PHONY: install data lab present test test-full matrix clean-venv browser slides student
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,6 +66,12 @@ test: install browser data
 
 test-full: install browser data
 	DDPM_QUICK=0 $(PY) -m pytest
+
+# Colab's runtime (envs/colab/pip-freeze.txt), Binder's (binder/) and the floors (pyproject.toml): each environment
+# built (or reused from ~/.cache/ddpm_helpers/envs when its spec is unchanged), every notebook run in it, quick mode.
+ENVS ?=
+matrix: install data
+	DDPM_QUICK=1 $(PY) envs/matrix.py $(ENVS)
 
 # Offline decks: reveal.js and MathJax are fetched once from npm (build/vendor/) and copied beside them.
 SLIDES_FLAGS ?=

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LINTED = ["ddpm_helpers", "tests", "benchmarks", "notebooks"]
+LINTED = ["ddpm_helpers", "tests", "benchmarks", "envs", "notebooks"]
 
 
 def _ruff(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
