@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from ddpm_helpers import NoiseSchedule, TimeMLP, ddpm_sample, q_sample
-from ddpm_helpers.lessons.forward.experiments import (chain_variance, iterate_chain, snr_zero_db_crossing,
+from ddpm_helpers.lessons.forward.experiments import (chain_snapshots, chain_variance, iterate_chain,
+                                                      pixel_correlation, sample_moments, snr_zero_db_crossing,
                                                       terminal_snr_table)
 from ddpm_helpers.lessons.moons import experiments as moons_experiments
 from ddpm_helpers.lessons.moons.experiments import (loss_baselines, naive_skip_sample, naive_skip_timesteps,
@@ -63,6 +64,96 @@ def test_two_independent_gaussians_add_variances_and_chain_matches_jump():
     bad = iterate_chain(x0, 250, s, shrink=False, generator=g)
     jump, _ = q_sample(x0, 250, s, generator=g)
     assert ks_2samp(bad[:, 0].numpy(), jump[:, 0].numpy()).pvalue < 1e-6
+
+
+def test_iterate_chain_returns_x_t_and_chain_snapshots_keep_one_chain():
+    """One shape per kind of result: iterate_chain gives x_t (a tensor, whatever the arguments); the states on
+    the way come from chain_snapshots, which runs ONE chain (its last state is iterate_chain's x_t)."""
+    s = NoiseSchedule.linear(100)
+    x0 = torch.randn(3, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    x_t = iterate_chain(x0, 60, s, generator=torch.Generator().manual_seed(1))
+    assert isinstance(x_t, torch.Tensor) and x_t.shape == x0.shape
+    kept = chain_snapshots(x0, [60, 0, 30, 30], s, generator=torch.Generator().manual_seed(1))
+    assert [t for t, _ in kept] == [0, 30, 60] and all(x.shape == x0.shape for _, x in kept)
+    # the same forward_step calls on the same shapes from the same generator state: the same numbers
+    assert torch.equal(kept[-1][1], x_t)
+    first = iterate_chain(x0, 0, s, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(kept[0][1], first)
+    no_shrink = chain_snapshots(x0, range(0, 100, 50), s, shrink=False, generator=torch.Generator().manual_seed(1))
+    plain = iterate_chain(x0, 50, s, shrink=False, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(no_shrink[-1][1], plain)
+    for bad, match in ((150, "at"), ([], "at least one"), ([0, -1], "at must lie"), ([0.5], "at must be an int")):
+        with pytest.raises(ValueError, match=match):
+            chain_snapshots(x0, bad, s)
+
+
+def test_sample_moments_standard_errors_match_the_spread_of_repeated_estimates():
+    """SE(s^2) from the fourth moment is right for any distribution: for exponential draws (m_4 = 9 sigma^4)
+    the Gaussian formula s^2 sqrt(2 / n) would be half the true spread."""
+    g = torch.Generator().manual_seed(0)
+    n, reps = 400, 3000
+    x = torch.empty(reps, n, dtype=torch.float64).exponential_(1.0, generator=g)   # variance 1, m_4 = 9
+    stats = [sample_moments(row) for row in x]
+    var = torch.tensor([m["var"] for m in stats])
+    mean = torch.tensor([m["mean"] for m in stats])
+    # the spread of 3000 estimates is known to about 1/sqrt(2 * 3000) = 1.3 %; the SEs scatter less than that
+    assert var.std().item() == pytest.approx(sum(m["var_se"] for m in stats) / reps, rel=0.08)
+    assert mean.std().item() == pytest.approx(sum(m["mean_se"] for m in stats) / reps, rel=0.05)
+    assert var.std().item() > 1.7 * math.sqrt(2 / n)                                 # not the Gaussian formula
+    assert var.mean().item() == pytest.approx(1.0, abs=4 * var.std().item() / math.sqrt(reps))  # unbiased
+    with pytest.raises(ValueError, match="at least 4"):
+        sample_moments(torch.ones(3))
+
+
+def test_notebook_02_chain_and_jump_agree_within_three_standard_errors():
+    """Notebook 02's table at its quick-mode size: every mean and variance of chain and jump lies within 3 SE of
+    the theory (the notebook's verdict), and the same test rejects the chain without its shrink."""
+    s = NoiseSchedule.linear(1000)
+    g = torch.Generator().manual_seed(0)
+    N = 10_000
+    x0 = torch.tensor([[0.8, -0.5]]).expand(N, 2)
+    zs, bad_z = [], []
+    for t in (0, 1, 10, 250, 999):
+        ab = s.alpha_bars[t].item()
+        for x in (iterate_chain(x0, t, s, generator=g), q_sample(x0, t, s, generator=g)[0]):
+            m = sample_moments(x[:, 0])
+            zs += [(m["mean"] - 0.8 * math.sqrt(ab)) / m["mean_se"], (m["var"] - (1 - ab)) / m["var_se"]]
+        if t >= 250:  # before that sum(beta_s) and 1 - alpha_bar_t differ by less than the noise of the estimate
+            m = sample_moments(iterate_chain(x0, t, s, shrink=False, generator=g)[:, 0])
+            bad_z.append((m["var"] - (1 - ab)) / m["var_se"])
+    assert max(abs(z) for z in zs) < 3, zs
+    assert min(abs(z) for z in bad_z) > 3, bad_z
+
+
+def test_pixel_correlation():
+    a = torch.randn(1, 8, 8, generator=torch.Generator().manual_seed(0))
+    assert pixel_correlation(a, a) == pytest.approx(1.0, abs=1e-12)
+    assert pixel_correlation(3 * a + 2, a) == pytest.approx(1.0, abs=1e-12)
+    assert pixel_correlation(-a, a) == pytest.approx(-1.0, abs=1e-12)
+    with pytest.raises(ValueError, match="same number"):
+        pixel_correlation(a, a[:, :4])
+    with pytest.raises(ValueError, match="constant"):
+        pixel_correlation(torch.zeros(8, 8), a)
+
+
+def test_notebook_01_terminal_signal_hidden_in_one_draw_plain_in_the_mean(fashion_dir):
+    """Notebook 01, section 4, on its ankle boot: with T = 300 one draw of x_T hardly correlates with x_0 (the
+    boot is hard to see), the mean of 64 draws does (the boot is plain), and with T = 1000 neither does."""
+    from ddpm_helpers import load_fashion_mnist
+
+    x0 = load_fashion_mnist("train", root=fashion_dir, n=1)[0]         # (1, 1, 28, 28), the ankle boot
+    K = 64
+    noise = torch.randn(K, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    corr = {}
+    for T in (300, 1000):
+        s = NoiseSchedule.linear(T, 1e-4, 0.02)
+        draws, _ = q_sample(x0.expand(K, -1, -1, -1), T - 1, s, noise=noise)
+        one = [pixel_correlation(d, x0) for d in draws[:8]]
+        corr[T] = (max(one), pixel_correlation(draws.mean(0), x0))
+    # a pure-noise image correlates with x_0 by about +-1/sqrt(784) = 0.036; theory for T = 300: one draw 0.18,
+    # the mean of 64 draws 0.83
+    assert corr[300][0] < 0.3 and corr[300][1] > 0.7, corr
+    assert corr[1000][0] < 0.15 and corr[1000][1] < 0.2, corr
 
 
 def test_loss_baselines_are_one_two_zero():

@@ -5,7 +5,7 @@ import torch
 
 from ddpm_helpers import NoiseSchedule, TimeMLP, make_moons_data
 from ddpm_helpers.lessons.forward import (chain_jump_panel, forward_process_panel, plot_chain_variance, plot_schedules,
-                                          terminal_snr_markdown)
+                                          plot_terminal_signal, terminal_snr_markdown)
 from ddpm_helpers.lessons.moons import moons_animation, plot_skip_damage, reverse_sampling_panel
 from ddpm_helpers.ui.panels import Panel
 from ddpm_helpers.ui.style import figure_to_array
@@ -78,6 +78,10 @@ def test_figures_have_titles_and_labels():
     assert all(ax.get_title() and ax.get_ylabel() for ax in fig.axes)
     fig = plot_skip_damage([1, 20], [0.02, 0.1], 0.02, [0.001, 0.01], 0.001)
     assert len(fig.axes) == 2 and np.isfinite(figure_to_array(fig)).all()
+    x0 = torch.linspace(-1, 1, 64).reshape(1, 8, 8)
+    fig = plot_terminal_signal(x0, {"T=300": 0.2 * x0 + torch.randn(4, 1, 8, 8), "T=1000": torch.randn(4, 1, 8, 8)})
+    titles = [ax.get_title() for ax in fig.axes]
+    assert len(titles) == 5 and all(titles) and "mean of 4 draws" in titles[2] and "corr." in titles[4]
     md = terminal_snr_markdown([{"T": 300, "beta_end": 0.02, "signal": 0.2192, "snr_db": -12.97}])
     assert "| 300 | 0.02 | 0.2192 | -13.0 |" in md
 

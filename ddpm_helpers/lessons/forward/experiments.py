@@ -23,8 +23,8 @@ from ...core.checks import check_int, check_number
 from ...core.forward import check_timesteps, compute_dtype, extract, forward_step, noise_like, q_sample
 from ...core.schedules import NoiseSchedule
 
-__all__ = ["forward_step_no_shrink", "iterate_chain", "chain_variance", "terminal_snr_table",
-           "snr_zero_db_crossing", "time_chain_vs_jump"]
+__all__ = ["forward_step_no_shrink", "iterate_chain", "chain_snapshots", "sample_moments", "pixel_correlation",
+           "chain_variance", "terminal_snr_table", "snr_zero_db_crossing", "time_chain_vs_jump"]
 
 
 def forward_step_no_shrink(x_prev: torch.Tensor, t, sched: NoiseSchedule, noise=None, generator=None):
@@ -42,24 +42,89 @@ def forward_step_no_shrink(x_prev: torch.Tensor, t, sched: NoiseSchedule, noise=
     return x_prev + extract(sched.betas, t, x_prev).sqrt() * noise
 
 
-def iterate_chain(x0: torch.Tensor, t: int, sched: NoiseSchedule, shrink: bool = True, generator=None,
-                  every: int | None = None):
-    r"""Run the Markov chain x_0 -> x_t one :func:`~ddpm_helpers.core.forward.forward_step` at a time
-    (Ho et al. 2020, eq. 2), i.e. ``t + 1`` steps s = 0 .. t.
-
-    ``shrink=False`` uses :func:`forward_step_no_shrink` instead. With ``every=n`` also return
-    the states after steps 0, n, 2n, ... (and t) as ``(x_t, [(s, x_s), ...])``.
-
-    Shapes: x0 (B, ...); t int -> x_t like x0.
-    """
-    t = int(check_timesteps(t, sched.T))
+def _chain(x0: torch.Tensor, t: int, sched: NoiseSchedule, shrink: bool, generator):
+    """The one loop of the chain: yield ``(s, x_s)`` after each step s = 0 .. t (validated by the callers)."""
     step = forward_step if shrink else forward_step_no_shrink
-    x, keep = x0, []
+    x = x0
     for s in range(t + 1):
         x = step(x, s, sched, generator=generator)
-        if every is not None and (s % every == 0 or s == t):
-            keep.append((s, x))
-    return (x, keep) if every is not None else x
+        yield s, x
+
+
+def iterate_chain(x0: torch.Tensor, t: int, sched: NoiseSchedule, shrink: bool = True,
+                  generator=None) -> torch.Tensor:
+    r"""Run the Markov chain x_0 -> x_t one :func:`~ddpm_helpers.core.forward.forward_step` at a time
+    (Ho et al. 2020, eq. 2), i.e. ``t + 1`` steps s = 0 .. t, and return x_t.
+
+    ``shrink=False`` uses :func:`forward_step_no_shrink` instead. The states on the way:
+    :func:`chain_snapshots`.
+
+    Shapes: x0 (B, ...); t int -> x_t (B, ...), like x0.
+    """
+    t = int(check_timesteps(t, sched.T))
+    x = x0
+    for _, x_s in _chain(x0, t, sched, shrink, generator):
+        x = x_s
+    return x
+
+
+def chain_snapshots(x0: torch.Tensor, at, sched: NoiseSchedule, shrink: bool = True,
+                    generator=None) -> list[tuple[int, torch.Tensor]]:
+    r"""Run ONE chain x_0 -> x_{max(at)} as :func:`iterate_chain` does and keep the states after the steps in
+    ``at`` (0-indexed timesteps, each in 0..T-1, e.g. ``range(0, T, 200)``): ``[(s, x_s), ...]`` in increasing s.
+
+    Shapes: x0 (B, ...) -> a list of (int, tensor (B, ...)) pairs.
+    """
+    try:
+        keep = sorted({int(check_timesteps(s, sched.T, name="at")) for s in at})
+    except TypeError:
+        raise ValueError(f"at must be an iterable of timesteps in 0..{sched.T - 1}, got {at!r}") from None
+    if not keep:
+        raise ValueError(f"at must name at least one timestep in 0..{sched.T - 1}, got {at!r}")
+    wanted = set(keep)
+    return [(s, x) for s, x in _chain(x0, keep[-1], sched, shrink, generator) if s in wanted]
+
+
+def sample_moments(x: torch.Tensor) -> dict:
+    r"""The sample mean and the unbiased sample variance of the values in ``x``, each with its standard error.
+
+        SE(mean)^2 = s^2 / n,
+        SE(s^2)^2  = m_4 / n - s^4 (n - 3) / (n (n - 1)),   m_4 = mean((x - mean)^4),
+
+    the variance of the variance estimate for any distribution with a fourth moment (for a Gaussian,
+    m_4 = 3 s^4 and SE(s^2) ~ s^2 \sqrt{2 / (n - 1)}). Computed in float64.
+
+    Shapes: x any shape with n >= 4 values -> ``{"n", "mean", "mean_se", "var", "var_se"}`` (floats).
+    """
+    v = torch.as_tensor(x).detach().to("cpu", torch.float64).flatten()
+    n = v.numel()
+    if n < 4:
+        raise ValueError(f"x must hold at least 4 values for a variance and its standard error, got {n}")
+    mean = v.mean()
+    d = v - mean
+    var = d.pow(2).sum() / (n - 1)
+    m4 = d.pow(4).mean()
+    var_se2 = m4 / n - var ** 2 * (n - 3) / (n * (n - 1))
+    return {"n": n, "mean": mean.item(), "mean_se": (var / n).sqrt().item(),
+            "var": var.item(), "var_se": var_se2.clamp(min=0).sqrt().item()}
+
+
+def pixel_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
+    r"""Pearson's correlation between the pixels of two images of the same size: 1 when ``a`` is ``b`` up to
+    contrast and brightness, about 0 (within about 1 / \sqrt{pixels}) when nothing of ``b`` is in ``a``.
+    Notebook 01 uses it to say how much of x_0 one can see in x_T. Computed in float64.
+
+    Shapes: a, b any shapes with the same number of elements (at least 2) -> float.
+    """
+    u = torch.as_tensor(a).detach().to("cpu", torch.float64).flatten()
+    v = torch.as_tensor(b).detach().to("cpu", torch.float64).flatten()
+    if u.numel() != v.numel() or u.numel() < 2:
+        raise ValueError(f"a and b must hold the same number (>= 2) of pixels, got {u.numel()} and {v.numel()}")
+    u, v = u - u.mean(), v - v.mean()
+    den = (u.norm() * v.norm()).item()
+    if den == 0:
+        raise ValueError("a and b must both vary: the correlation of a constant image is undefined")
+    return (u @ v).item() / den
 
 
 def chain_variance(sched: NoiseSchedule, var0: float = 1.0, shrink: bool = True) -> torch.Tensor:

@@ -1,8 +1,9 @@
 r"""Figures of notebooks 01 (the forward process) and 02 (its closed form).
 
 * :func:`draw_diffusion_chain`: the forward chain q and the reverse chain p_theta as a graphical model.
-* :func:`image_row`, :func:`plot_chain_variance`, :func:`plot_schedules`, :func:`terminal_snr_markdown`:
-  an image noised step by step, why the chain shrinks, and what the schedules keep of the signal.
+* :func:`image_row`, :func:`plot_chain_variance`, :func:`plot_schedules`, :func:`terminal_snr_markdown`,
+  :func:`plot_terminal_signal`: an image noised step by step, why the chain shrinks, what the schedules
+  keep of the signal, and what is left of it at the last step.
 * :func:`plot_chain_vs_jump`: many steps of the chain against one jump of ``q_sample``.
 * :func:`draw_forward_panel`, :func:`draw_chain_jump_panel`: the pictures of the two slider panels.
 
@@ -27,10 +28,11 @@ from matplotlib.patches import Circle, FancyArrowPatch
 
 from ...ui.style import new_figure, show_image, styled
 from ...ui.tables import markdown_table
-from .experiments import chain_variance, snr_zero_db_crossing
+from .experiments import chain_variance, pixel_correlation, snr_zero_db_crossing
 
 __all__ = ["draw_diffusion_chain", "image_row", "plot_chain_variance", "plot_schedules", "terminal_snr_markdown",
-           "plot_pixel_histogram", "plot_chain_vs_jump", "draw_forward_panel", "draw_chain_jump_panel"]
+           "plot_terminal_signal", "plot_pixel_histogram", "plot_chain_vs_jump", "draw_forward_panel",
+           "draw_chain_jump_panel"]
 
 
 @styled
@@ -99,7 +101,8 @@ def plot_schedules(scheds: dict, t_mark: int | None = None, fig: Figure | None =
             ax.axvline(t_mark, color="crimson", lw=1.5, label=f"t = {t_mark}" if ax is axes[0] else None)
     axes[0].set(title=r"noise per step $\beta_t$ (log scale)", xlabel="timestep t", ylabel=r"$\beta_t$",
                 yscale="log")
-    axes[1].set(title=r"signal kept $\bar\alpha_t$", xlabel="timestep t", ylabel="fraction")
+    axes[1].set(title=r"signal: variance share $\bar\alpha_t$, amplitude $\sqrt{\bar\alpha_t}$", xlabel="timestep t",
+                ylabel="fraction")
     axes[2].set(title="SNR = ᾱ/(1-ᾱ) in dB", xlabel="timestep t", ylabel="SNR (dB)")
     for ax in axes:
         ax.legend(fontsize=11)
@@ -112,6 +115,32 @@ def terminal_snr_markdown(rows: list[dict]) -> str:
     return markdown_table(["T", "β_end", "√ᾱ at t = T-1 (signal left)", "SNR (dB)"],
                           [[r["T"], f"{r['beta_end']:g}", f"{r['signal']:.4f}", f"{r['snr_db']:.1f}"] for r in rows],
                           align="rrrr")
+
+
+@styled
+def plot_terminal_signal(x0: torch.Tensor, x_T: dict) -> Figure:
+    r"""What is left of x_0 at the last step, for each ``{label: draws}`` (draws: K samples of x_T from the one
+    image x_0, fresh noise each): x_0, then per label one draw on the fixed scale [-2.5, 2.5] and the mean of
+    the K draws, which keeps \sqrt{\bar\alpha_T} x_0 while the noise shrinks by \sqrt{K}. The mean is
+    contrast-stretched to +-3 of its own standard deviations (its title says so), so a flat mean shows as
+    noise, not as grey. Each title gives the pixel correlation with x_0 (:func:`pixel_correlation`).
+
+    Shapes: x0 (1, H, W) or (H, W); each draws (K, 1, H, W) with K >= 2.
+    """
+    n = 1 + 2 * len(x_T)
+    fig = new_figure(figsize=(3.0 * n, 4.2))
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    show_image(axes[0], x0, "x_0", fontsize=12)
+    for k, (label, draws) in enumerate(x_T.items()):
+        one, mean = draws[0], draws.mean(0)
+        spread = 3 * mean.float().std().item()
+        show_image(axes[1 + 2 * k], one, f"{label}: one draw of x_T\ncorr. with x_0 {pixel_correlation(one, x0):.2f}",
+                   vmin=-2.5, vmax=2.5, fontsize=12)
+        show_image(axes[2 + 2 * k], mean, f"{label}: mean of {draws.shape[0]} draws\n(stretched) corr. "
+                   f"{pixel_correlation(mean, x0):.2f}", vmin=mean.mean().item() - spread,
+                   vmax=mean.mean().item() + spread, fontsize=12)
+    fig.suptitle(r"What is left of $x_0$ at the last step: $\sqrt{\bar\alpha_T}\,x_0$ under the noise")
+    return fig
 
 
 def plot_pixel_histogram(ax, x: torch.Tensor, title: str = "") -> None:
