@@ -17,8 +17,11 @@
   ========================  =================  ==================================================
 
   Whatever the model runs in, the schedule gather, ``q_sample`` and the loss stay float32.
-* :func:`configure_threads`: torch's own thread count unless ``$DDPM_THREADS`` or an argument says
-  otherwise (the test suite sets it to share the cores between its workers).
+* :func:`configure_threads`: the CPU thread count, ``$DDPM_THREADS`` or an argument when given, else
+  the CPUs this process may use (:func:`~ddpm_helpers.core.cpus.cpu_budget`: the affinity mask and the
+  container's cgroup CPU quota, not the host's core count that torch starts with);
+  :func:`small_model_threads`: one thread while a small model (the 2-D MLP) trains or samples on the CPU,
+  where a second thread costs more in waiting than it adds (benchmarks/README.md, "Threads and CPU quotas").
 * Quick mode (``DDPM_QUICK=1``, set by CI and by ``make test``) shrinks every training and
   sampling budget through :func:`budget`, so the series runs on a 2-core CPU in minutes.
   It shrinks work; it never skips a cell or a check.
@@ -35,11 +38,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checks import check_int
+from .cpus import thread_choice
 
 __all__ = ["pick_device", "model_device", "eval_mode", "cpu_has_amx", "cuda_has_native_bf16", "resolve_amp", "autocast",
            "AMP_DTYPES", "AutocastModel", "is_quick", "budget", "seed_everything", "configure_threads",
-           "setup_notebook"]
+           "setup_notebook", "small_model_threads", "SMALL_MODEL_PARAMETERS"]
 
 Amp = Literal["auto", "bf16", "fp16", "off"]
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -163,38 +166,61 @@ def seed_everything(seed: int = 0) -> torch.Generator:
 
 
 def configure_threads(threads: int | None = None) -> int:
-    """Set torch's CPU thread count (when asked) and return the count in use.
+    """Set torch's CPU thread count and return it: ``threads`` or ``$DDPM_THREADS`` when given, otherwise
+    the CPUs this process may use (:func:`~ddpm_helpers.core.cpus.thread_choice`, which says why).
 
-    ``threads`` or ``$DDPM_THREADS`` when given; otherwise torch's own default (one thread per
-    core), which is what an idle machine wants: on an idle 2-core CPU (Colab, Binder) two threads
-    train the U-Net 1.65-1.9x faster than one (benchmarks/README.md). The test suite sets
-    ``DDPM_THREADS`` to share the cores between its workers, where a second thread per worker
-    would only wait for a core.
+    torch's own default is one thread per core of the host, whatever the container's quota: under a
+    1-CPU quota on a 2-core host it runs two threads that throttle each other (benchmarks/README.md,
+    "Threads and CPU quotas"). The test suite sets ``DDPM_THREADS`` to share the cores between its workers.
     """
-    if threads is None and os.environ.get("DDPM_THREADS", "").strip():
-        try:
-            threads = int(os.environ["DDPM_THREADS"])
-        except ValueError:
-            raise ValueError(f"DDPM_THREADS must be a positive integer, got {os.environ['DDPM_THREADS']!r}") from None
-    if threads is None:
-        return torch.get_num_threads()
-    check_int("threads", threads, lo=1)
-    torch.set_num_threads(threads)
-    return threads
+    choice = thread_choice(threads)
+    torch.set_num_threads(choice.threads)
+    return choice.threads
+
+
+# Models with fewer parameters than this train and sample on one CPU thread (small_model_threads): the
+# moons TimeMLP (120k) is faster on one, the FashionMNIST U-Net (1.06M) on two of an idle 2-core CPU.
+SMALL_MODEL_PARAMETERS = 500_000
+
+
+@contextlib.contextmanager
+def small_model_threads(model: nn.Module, device: torch.device | str | None = None) -> Iterator[int]:
+    """One CPU thread for the block when ``model`` is small (< ``SMALL_MODEL_PARAMETERS``) and runs on
+    the CPU; the previous count is restored in ``finally``. Yields the count in use.
+
+    A small model's matrix products take microseconds, so a second thread adds little and waits for
+    the first at every op; when another job or a CPU quota takes the second core away it waits for a
+    whole scheduler slice (benchmarks/README.md, "Threads and CPU quotas"). ``$DDPM_THREADS``, when
+    set, wins: the count it asked for stays. ``device``: where the model runs (default: its weights').
+    """
+    device = torch.device(device) if device is not None else model_device(model)
+    before = torch.get_num_threads()
+    small = sum(p.numel() for p in model.parameters()) < SMALL_MODEL_PARAMETERS
+    if device.type != "cpu" or not small or before == 1 or os.environ.get("DDPM_THREADS", "").strip():
+        yield before
+        return
+    torch.set_num_threads(1)
+    try:
+        yield 1
+    finally:
+        torch.set_num_threads(before)
 
 
 def setup_notebook(seed: int = 0, threads: int | None = None) -> torch.Generator:
     """The first call of every notebook: seed everything, set the CPU threads, say where we run.
 
-    Prints the device, the precision training will use there, the CPU threads and where that
-    number came from. Returns a CPU ``torch.Generator`` seeded with ``seed``.
+    Prints the device, the precision training will use there, the CPU threads and why that number
+    (the argument, ``DDPM_THREADS``, or the affinity mask and CPU quota :func:`configure_threads` found).
+    Returns a CPU ``torch.Generator`` seeded with ``seed``.
     """
     gen = seed_everything(seed)
-    source = ("argument" if threads is not None else
-              "DDPM_THREADS" if os.environ.get("DDPM_THREADS", "").strip() else "torch's default")
-    n = configure_threads(threads)
+    choice = thread_choice(threads)
+    n = configure_threads(choice.threads)
     device = pick_device()
     amp = resolve_amp("auto", device)
+    small = f"; small models: 1 (below {SMALL_MODEL_PARAMETERS:,} parameters)" if n > 1 and not (
+        choice.reason == "DDPM_THREADS") else ""
     print(f"device: {device}; image-model precision: {amp if amp != 'off' else 'float32'}; "
-          f"CPU threads: {n} ({source}); quick mode: {'on' if is_quick() else 'off'} (DDPM_QUICK); seed {seed}")
+          f"CPU threads: {n} ({choice.reason}{small}); quick mode: {'on' if is_quick() else 'off'} (DDPM_QUICK); "
+          f"seed {seed}")
     return gen

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from .checks import check_int, check_number
 from .reverse import ddim_step, ddpm_step
-from .runtime import eval_mode, model_device
+from .runtime import eval_mode, model_device, small_model_threads
 from .schedules import NoiseSchedule
 
 __all__ = ["draw_noise", "start_noise", "reverse_loop", "predict_noise", "ddpm_sample",
@@ -89,7 +89,7 @@ def reverse_loop(model: nn.Module, x_T: torch.Tensor, timesteps: Sequence[int], 
         raise ValueError(f"noises must have shape {(len(timesteps), *x.shape)} (one per step), "
                          f"got {tuple(noises.shape)}")
     traj = [x] if return_trajectory else None  # kept on the device; one copy to the CPU at the end
-    with eval_mode(model):
+    with eval_mode(model), small_model_threads(model, device):  # one CPU thread for the 2-D MLP
         for i, t in enumerate(tqdm(timesteps, desc=desc, disable=not progress, leave=False)):
             # 1. the model's noise estimate at this timestep
             tb = torch.full((x.shape[0],), t, device=device, dtype=torch.long)  # () -> (B,)

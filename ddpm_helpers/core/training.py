@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from .checks import check_int, check_number, merge_config
 from .forward import q_sample
-from .runtime import autocast, pick_device, resolve_amp
+from .runtime import autocast, pick_device, resolve_amp, small_model_threads
 from .schedules import NoiseSchedule
 
 __all__ = ["TrainConfig", "TrainResult", "train", "EMA", "ema_decay_at", "min_snr_weights", "lr_factor", "UNET_RECIPE"]
@@ -192,6 +192,13 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
         config = merge_config(TrainConfig, config, overrides)
     _check_train_inputs(data, sched, config, loss_weights)
     device = pick_device(config.device)
+    with small_model_threads(model, device):  # one CPU thread for the 2-D MLP (runtime.SMALL_MODEL_PARAMETERS)
+        return _train(model, data, sched, config, loss_weights, callback, device)
+
+
+def _train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: TrainConfig,
+           loss_weights: torch.Tensor | None, callback, device: torch.device) -> TrainResult:
+    """:func:`train`'s loop, on checked inputs."""
     cuda = device.type == "cuda"
 
     # 1. everything resident on the device: model, data, schedule
