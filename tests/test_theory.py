@@ -22,8 +22,8 @@ from ddpm_helpers.lessons.elbo.theory import (elbo_weights_snr, exact_reverse_st
                                               importance_proposal, mixture_marginal, mixture_pdf, sum_over_t_estimate)
 from ddpm_helpers.lessons.moons import plot_denoiser_fields, plot_diffusing_cloud, plot_loss_floor, plot_mass_split
 from ddpm_helpers.lessons.moons.theory import (assign_moon, denoiser_fields, loss_against_floor, loss_floor,
-                                               moons_arc_distances, moons_mass_split, optimal_eps, optimal_x0,
-                                               score_from_eps)
+                                               moons_arc_distances, moons_mass_split, nearest_neighbour_distances,
+                                               off_moons_fraction, optimal_eps, optimal_x0, score_from_eps)
 
 LIN = NoiseSchedule.linear(1000)
 COS = NoiseSchedule.cosine(1000)
@@ -166,6 +166,40 @@ def test_loss_floor_matches_quadrature_for_two_points(t):
     assert abs(direct - exact) < 4 * se_d
 
 
+def test_floor_at_t0_is_lowered_by_memorising_a_finite_training_set():
+    """Notebook 03: at t = 0 the noise (0.01) is about the spacing of 10 000 training points, so their optimal
+    denoiser memorises them: the floor lies below 1, the lower the fewer the points, and for 1000 points it is
+    far below the floor at t = 10 (not monotone in t). 1000 draws: standard errors of 0.003-0.015."""
+    data = make_moons_data(10000, seed=0)
+    g = torch.Generator().manual_seed(0)
+    f = {(n, t): loss_floor(data[:n], LIN, t, n=1000, generator=g)[0] for n in (1000, 10000) for t in (0, 10)}
+    assert f[(1000, 0)] < f[(1000, 10)] - 0.3, f
+    assert f[(1000, 0)] < f[(10000, 0)] - 0.3, f
+    assert f[(10000, 0)] < 0.9 and abs(f[(10000, 0)] - f[(10000, 10)]) < 0.06, f  # "about equal" with 10 000
+    nn = nearest_neighbour_distances(data)
+    assert 0.006 < nn.median().item() < 0.010  # the spacing the notebook prints, against the noise 0.01 at t = 0
+
+
+def test_nearest_neighbour_distances_against_brute_force():
+    p = torch.randn(50, 3, generator=torch.Generator().manual_seed(0))
+    d = torch.cdist(p.double(), p.double()) + torch.eye(50, dtype=torch.float64) * 1e9
+    assert torch.allclose(nearest_neighbour_distances(p, chunk=7), d.min(1).values, atol=1e-12)
+    with pytest.raises(ValueError, match="N >= 2"):
+        nearest_neighbour_distances(torch.zeros(1, 2))
+
+
+def test_off_moons_fraction():
+    data = make_moons_data(20000, seed=3)
+    assert off_moons_fraction(data) < 5e-4                     # 4 noise sds: about 1 real point in 10 000
+    far = data + torch.tensor([0.0, 0.7])                       # shifted 0.35 in make_moons' units (std 0.5 in y)
+    assert off_moons_fraction(far) > 0.3
+    mid = torch.zeros(10, 2) + torch.tensor([[0.0, 0.0]])       # the origin of the standardised plane
+    d = moons_arc_distances(mid).min(1).values[0].item()
+    assert off_moons_fraction(mid, max_distance=d - 1e-6) == 1.0 and off_moons_fraction(mid, max_distance=d + 1e-6) == 0
+    with pytest.raises(ValueError, match="max_distance"):
+        off_moons_fraction(data, max_distance=0)
+
+
 def test_loss_floor_bad_input():
     with pytest.raises(ValueError, match="method"):
         loss_floor(torch.zeros(3, 2), LIN, 5, method="exact")
@@ -292,6 +326,15 @@ class _OptimalDenoiser(torch.nn.Module):
         return out
 
 
+class _Scaled(torch.nn.Module):
+    def __init__(self, inner, k):
+        super().__init__()
+        self.inner, self.k = inner, k
+
+    def forward(self, x, t):
+        return self.k * self.inner(x, t)
+
+
 class _Zero(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -319,8 +362,15 @@ def test_loss_against_floor_pairs_the_draws():
 def test_denoiser_fields_and_pictures():
     data = make_moons_data(200, seed=0)
     f = denoiser_fields(_OptimalDenoiser(data, LIN), data, LIN, (10, 300), n_grid=5)
-    rel = f.pop("relative_difference")
+    rel, cos = f.pop("relative_difference"), f.pop("direction_cosine")
     assert max(rel.values()) < 1e-5 and f["optimal (training set)"][10][0].shape == (25, 2)
+    assert min(cos.values()) == pytest.approx(1.0, abs=1e-6)
+    # twice as long, the same directions: cosine 1, relative difference 1
+    double = denoiser_fields(_Scaled(_OptimalDenoiser(data, LIN), 2.0), data, LIN, (10,), n_grid=5)
+    assert double["direction_cosine"][10] == pytest.approx(1.0, abs=1e-6)
+    assert double["relative_difference"][10] == pytest.approx(1.0, abs=1e-5)
+    turned = denoiser_fields(_Scaled(_OptimalDenoiser(data, LIN), -1.0), data, LIN, (10,), n_grid=5)
+    assert turned["direction_cosine"][10] == pytest.approx(-1.0, abs=1e-6)
     ab = float64_schedule(LIN).alpha_bars
     figs = [draw_diffusion_chain(), plot_diffusing_cloud(data, LIN, ts=(0, 999)),
             plot_exact_reverse_step(0.3, {"one": (ab[9].item(), ab[10].item())}, *MIX),

@@ -6,9 +6,10 @@ tests/test_theory.py checks each function against brute force or Monte Carlo.
 Notation (symbol -> name):
 
     SNR(t) = \bar\alpha_t / (1 - \bar\alpha_t)    sched.snr[t]
-    E[x_0 | x_t]  (Tweedie's denoiser)           optimal_x0(x_t, t, data, sched)
+    E[x_0 | x_t]  (the posterior mean)           optimal_x0(x_t, t, data, sched)
     E[\epsilon | x_t]                            optimal_eps(x_t, t, data, sched)
-    \nabla \log q_t(x_t) = -E[\epsilon|x_t] / \sqrt{1 - \bar\alpha_t}   score_from_eps(eps, t, sched)
+    q_t                                          the density of x_t (the data pushed through q(x_t | x_0))
+    \nabla \log q_t(x_t) = -E[\epsilon|x_t] / \sqrt{1 - \bar\alpha_t}   score_from_eps(eps, t, sched) (Tweedie)
 
 * The optimal denoiser of an *empirical* data set {x_0^i}_{i=1..N} (each point with mass 1/N):
   q(x_t) = 1/N \sum_i N(x_t; \sqrt{\bar\alpha_t} x_0^i, (1 - \bar\alpha_t) I), so
@@ -26,14 +27,15 @@ import math
 
 import torch
 
-from ...core.checks import check_int, check_point_sets
+from ...core.checks import check_int, check_number, check_point_sets
 from ...core.data import MOONS_MEAN, MOONS_STD
 from ...core.forward import check_timesteps
 from ...core.sampling import predict_noise
 from ...core.schedules import NoiseSchedule
 
 __all__ = ["optimal_x0", "optimal_eps", "score_from_eps", "loss_floor", "loss_against_floor", "denoiser_fields",
-           "moons_arc_distances", "assign_moon", "moons_mass_split"]
+           "nearest_neighbour_distances", "moons_arc_distances", "assign_moon", "off_moons_fraction",
+           "moons_mass_split"]
 
 
 # ----------------------------------------------------------------------------- the optimal denoiser of a data set
@@ -65,7 +67,8 @@ def _int_t(t, sched: NoiseSchedule) -> int:
 
 def optimal_x0(x_t: torch.Tensor, t, data: torch.Tensor, sched: NoiseSchedule, chunk: int = 1024,
                return_trace: bool = False):
-    r"""Tweedie's denoiser of the empirical data set: E[x_0 | x_t] = \sum_i w_i(x_t) x_0^i (module docstring).
+    r"""The posterior mean of the empirical data set: E[x_0 | x_t] = \sum_i w_i(x_t) x_0^i (module docstring),
+    the MSE-optimal denoiser.
 
     With ``return_trace=True`` also returns tr Cov(x_0 | x_t) = \sum_i w_i ||x_0^i - E[x_0|x_t]||^2.
     Computed in float64, ``chunk`` rows of x_t at a time.
@@ -97,8 +100,11 @@ def optimal_eps(x_t: torch.Tensor, t, data: torch.Tensor, sched: NoiseSchedule) 
 
 
 def score_from_eps(eps: torch.Tensor, t: int, sched: NoiseSchedule) -> torch.Tensor:
-    r"""The score of the noisy marginal, \nabla_{x_t} \log q_t(x_t) = -E[\epsilon | x_t] / \sqrt{1 - \bar\alpha_t}
-    (Tweedie's formula, Efron 2011; the link to denoising: Vincent 2011). Shapes: like eps."""
+    r"""The score of the noisy marginal q_t, \nabla_{x_t} \log q_t(x_t) = -E[\epsilon | x_t] / \sqrt{1 - \bar\alpha_t}.
+
+    Tweedie's formula (Efron 2011), E[x_0|x_t] = (x_t + (1 - \bar\alpha_t) \nabla \log q_t(x_t)) / \sqrt{\bar\alpha_t},
+    with E[x_0 | x_t] = (x_t - \sqrt{1 - \bar\alpha_t} E[\epsilon | x_t]) / \sqrt{\bar\alpha_t} (linearity of the
+    expectation) gives it (the link to denoising: Vincent 2011). Shapes: like eps."""
     ab = float(sched.alpha_bars[_int_t(t, sched)])
     return -eps / math.sqrt(1 - ab)
 
@@ -177,19 +183,34 @@ def denoiser_fields(model, data: torch.Tensor, sched: NoiseSchedule, ts, lim: fl
     (``lessons.moons.figures``).
 
     Returns ``{"optimal (training set)": {t: (points, eps)}, "trained network": {t: (points, eps)},
-    "relative_difference": {t: mean ||eps_net - eps_opt|| / mean ||eps_opt||}}``.
+    "relative_difference": {t: mean ||eps_net - eps_opt|| / mean ||eps_opt||},
+    "direction_cosine": {t: mean cos(angle(eps_net, eps_opt))}}``: the cosine says whether the arrows point
+    the same way (1: everywhere), the relative difference also weighs their lengths.
     Shapes: points (n_grid^2, 2), eps (n_grid^2, 2).
     """
     check_int("n_grid", n_grid, 2, what="points per axis")
     g = torch.linspace(-lim, lim, n_grid, device="cpu")
     pts = torch.stack(torch.meshgrid(g, g, indexing="xy"), -1).reshape(-1, 2)  # (n_grid, n_grid, 2) -> (G, 2)
-    opt, net, rel = {}, {}, {}
+    opt, net, rel, cos = {}, {}, {}, {}
     for t in ts:
         e_opt = optimal_eps(pts, int(t), data, sched)
         e_net = predict_noise(model, pts, int(t)).double()
         opt[t], net[t] = (pts, e_opt), (pts, e_net)
         rel[t] = ((e_net - e_opt).norm(dim=1).mean() / e_opt.norm(dim=1).mean()).item()
-    return {"optimal (training set)": opt, "trained network": net, "relative_difference": rel}
+        cos[t] = torch.nn.functional.cosine_similarity(e_net, e_opt, dim=1).mean().item()
+    return {"optimal (training set)": opt, "trained network": net, "relative_difference": rel,
+            "direction_cosine": cos}
+
+
+def nearest_neighbour_distances(points: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    """The distance from each point to its nearest OTHER point of the set: the spacing of a training set,
+    the length below which its optimal denoiser can tell the points apart. Computed in float64, ``chunk``
+    rows at a time. Shapes: (N, D) with N >= 2 -> (N,) float64."""
+    check_point_sets(points, points, ("points", "points"), min_points=2)
+    P = points.detach().to("cpu", torch.float64)
+    out = [torch.cdist(P[lo:lo + chunk], P).topk(2, dim=1, largest=False).values[:, 1]  # [:, 0] is the point itself
+           for lo in range(0, P.shape[0], chunk)]
+    return torch.cat(out)
 
 
 # ----------------------------------------------------------------------------- the moons: which moon is a point on?
@@ -223,6 +244,15 @@ def assign_moon(x: torch.Tensor, standardized: bool = True) -> torch.Tensor:
     """0 for points nearer the outer (upper) moon, 1 for the inner (lower) one. Shapes: (N, 2) -> (N,) long."""
     d = moons_arc_distances(x, standardized)
     return (d[:, 1] < d[:, 0]).long()
+
+
+def off_moons_fraction(x: torch.Tensor, max_distance: float = 0.2, standardized: bool = True) -> float:
+    """The fraction of points farther than ``max_distance`` from both moon arcs, in make_moons' own units
+    (:func:`moons_arc_distances`). The default 0.2 is four standard deviations of ``make_moons_data``'s noise
+    (0.05): about 1 real point in 10 000 lies that far. Shapes: (N, 2) -> float."""
+    check_number("max_distance", max_distance, lo=0, lo_open=True)
+    d = moons_arc_distances(x, standardized).min(dim=1).values
+    return (d > max_distance).double().mean().item()
 
 
 def moons_mass_split(x: torch.Tensor, standardized: bool = True, z: float = 1.96) -> dict:
