@@ -70,9 +70,20 @@ def _another_value(w):
         return w.max if w.value != w.max else w.min
     return None
 
+def _alive_panels():
+    """Every Panel alive in the kernel; a dead weak proxy among gc's objects raises on isinstance."""
+    found = []
+    for o in gc.get_objects():
+        try:
+            if isinstance(o, Panel):
+                found.append(o)
+        except ReferenceError:
+            continue
+    return found
+
 _driven = 0
 # every panel alive in the kernel (tests/test_envs.py passes its own in __panels)
-for _panel in globals().get("__panels") or [o for o in gc.get_objects() if isinstance(o, Panel)]:
+for _panel in globals().get("__panels") or _alive_panels():
     _before, _moved = _panel.image(), []
     for _name, _w in _panel.controls.items():
         _new = _another_value(_w)
@@ -321,10 +332,15 @@ def run_notebook(path: Path, kernel: str, timeout: int) -> dict:
     client.execute()
     seconds = time.perf_counter() - t0
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.get("output_type") == "stream")
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    stderr = "".join(o.get("text", "") for o in outputs if o.get("name") == "stderr")
+    if "IProgress not found" in stderr:  # tqdm.auto fell back to a text bar: the widget stack is broken
+        raise RuntimeError(f"{path.name}: tqdm found no working ipywidgets (IProgress not found)")
+    widgets = sum("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
     m = re.search(r"DRIVEN_PANELS (\d+) ipywidgets (\S+)", text)
-    threads = next((re.search(r"CPU threads: ([^;]+)", "".join(o.get("text", "") for o in c.get("outputs", [])))
+    threads = next((re.search(r"CPU threads: (\d+(?: \([^)]*\))?)", "".join(o.get("text", "") for o in c.get("outputs", [])))
                     for c in nb.cells if c.cell_type == "code" and "setup_notebook(" in c.source), None)
-    return {"seconds": round(seconds, 1), "panels": int(m.group(1)), "ipywidgets": m.group(2),
+    return {"seconds": round(seconds, 1), "panels": int(m.group(1)), "widget_views": widgets, "ipywidgets": m.group(2),
             "threads": threads.group(1).strip() if threads else None}
 
 
