@@ -133,7 +133,7 @@ def test_check_ddim_sigma(capsys):
     assert not ok and "variance" in out
     ok, out = _verdict(capsys, ddim_ex.check_ddim_sigma,
                        lambda ab, abp, eta: eta * r((1 - abp) / (1 - ab)) * r(1 - abp / ab))
-    assert not ok and "square root of a negative number" in out
+    assert not ok and "1 - alpha_bar_prev / alpha_bar_t is negative" in out
 
 
 def test_check_ddim_update(capsys):

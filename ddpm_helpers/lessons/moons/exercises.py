@@ -1,9 +1,11 @@
 r"""Notebook 03's exercise self-checks: one reverse step and recovering x_0 from a noise estimate.
 
-Each ``check_<name>(my_<name>)`` describes its exercise (cases, reference, typical mistakes) and hands
-it to :func:`ddpm_helpers.ui.checking.check_answer`, which prints the verdict and returns True/False.
+Each exercise declares its cases, its reference and its catalogue of typical mistakes, built from the
+formula's terms (a missing or extra square root, alpha for alpha_bar, index t-1 or t+1, a sign, the
+variance for the standard deviation, Python's ``x ** 1/2``); ``check_<name>(my_<name>)`` hands it to
+:func:`ddpm_helpers.ui.checking.check_answer`, which prints the verdict and returns True/False.
 Both checks run the boundary timesteps t = 0, 1 and T-1 besides random ones, so off-by-one slips
-at the ends of the chain are caught.
+at the ends of the chain are caught (at t = 0, alpha_bars[t-1] wraps around to the last entry).
 
 Notation (symbol -> name), 0-indexed t as in ``core.schedules``:
 
@@ -16,12 +18,14 @@ Notation (symbol -> name), 0-indexed t as in ``core.schedules``:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
 from ...core.reverse import ddpm_step, predict_x0
 from ...core.schedules import NoiseSchedule
-from ...ui.checking import check_answer
+from ...ui.checking import HALF_POWER, Exercise, Term, term_slips
+from ..forward.exercises import SHIFT_BACK, SHIFT_ON
 
 __all__ = ["check_reverse_step", "check_predict_x0"]
 
@@ -32,40 +36,66 @@ _NO_NOISE_AT_1 = ("No noise added at t = 1: the noise is skipped only on the ver
                   "an off-by-one that drops one step of noise. Use `if t > 0`.")
 
 
-def _scalars(t: int, s: NoiseSchedule) -> tuple[float, float, float]:
-    return s.betas[t].item(), s.alphas[t].item(), s.alpha_bars[t].item()
+_ALL_STEPS = ("1/√ᾱ_t where 1/√α_t belongs: one reverse step undoes ONE forward step (α_t), not all of them (ᾱ_t).")
+_ALL_NOISE = "√(1-ᾱ_t)·ε̂ is what x̂_0 removes (all the noise); one reverse step removes β_t/√(1-ᾱ_t)·ε̂."
+MEAN_NAMED = {f"{_ALL_STEPS} {_ALL_NOISE}":
+              "You returned x̂_0 = (x_t - √(1-ᾱ_t)·ε̂)/√ᾱ_t: the whole predicted noise subtracted in one step. One "
+              "reverse step removes only β_t/√(1-ᾱ_t)·ε̂ and rescales by 1/√α_t."}
+"""Two slips of :func:`mean_terms` that together make a known formula, named as one."""
 
 
-def _posterior_std(t: int, s: NoiseSchedule) -> float:
-    return r(s.posterior_variance[t].item())
+def mean_terms(sym: Callable) -> dict[str, Term]:
+    r"""The posterior mean 1/\sqrt{alpha_t} (x_t - beta_t/\sqrt{1 - \bar\alpha_t} \hat\epsilon) (Ho et al. 2020,
+    eq. 11) as two terms with their slips: ``scale`` (1/\sqrt{alpha_t}) and ``eps`` (beta_t/\sqrt{1 - \bar\alpha_t});
+    ``sym(*case)`` gives the case's (beta_t, alpha_t, alpha_bar_t) as floats. Notebook 05 re-uses it."""
+    def on(f):
+        return lambda *case: f(*sym(*case))
+    scale = Term(on(lambda b, a, ab: 1 / r(a)), [
+        (on(lambda b, a, ab: 1.0), "Missing the 1/√α_t rescaling: the forward step shrank x by √α_t, so the reverse "
+                                   "step must divide by it."),
+        (on(lambda b, a, ab: 1 / r(ab)), _ALL_STEPS),
+        (on(lambda b, a, ab: 1 / a), "Missing square root: divide by √α_t, not by α_t."),
+        (on(lambda b, a, ab: r(a)), "Divide by √α_t, do not multiply: the forward step shrank x by √α_t."),
+        (on(lambda b, a, ab: 1 / (2 * a)), HALF_POWER)])  # x / a ** 1/2 is x / a / 2
+    eps = Term(on(lambda b, a, ab: b / r(1 - ab)), [
+        (on(lambda b, a, ab: 1.0), "You subtracted the whole predicted noise ε̂. One step removes only the fraction "
+                                   "β_t/√(1-ᾱ_t) of it; ε̂ is the noise accumulated over ALL steps up to t."),
+        (on(lambda b, a, ab: b / (1 - ab)), "Missing square root: the noise coefficient is β_t/√(1-ᾱ_t), not "
+                                            "β_t/(1-ᾱ_t)."),
+        (on(lambda b, a, ab: r(1 - ab)), _ALL_NOISE),
+        (on(lambda b, a, ab: b / r(1 - a)), "β_t/√(1-α_t) (= √β_t) where β_t/√(1-ᾱ_t) belongs: the noise in x_t has "
+                                            "variance 1-ᾱ_t (all steps up to t), not 1-α_t (one step)."),
+        (on(lambda b, a, ab: -b / r(1 - ab)), "Wrong sign of the noise term: SUBTRACT the scaled noise estimate, "
+                                              "x_t - β_t/√(1-ᾱ_t)·ε̂ (adding it pushes x further into the noise)."),
+        (on(lambda b, a, ab: b / r(ab)), "The noise coefficient is β_t/√(1-ᾱ_t), not β_t/√ᾱ_t."),
+        (on(lambda b, a, ab: r(b) / r(1 - ab)), "β_t, not √β_t, over √(1-ᾱ_t) in the noise coefficient."),
+        (on(lambda b, a, ab: a / r(1 - ab)), "β_t, not α_t, over √(1-ᾱ_t) in the noise coefficient."),
+        (on(lambda b, a, ab: b / (2 * (1 - ab))), HALF_POWER)])  # b / (1 - ab) ** 1/2 is b / (1 - ab) / 2
+    return {"scale": scale, "eps": eps}
 
 
-def _beta_std(t: int, s: NoiseSchedule) -> float:
-    return r(s.betas[t].item())
+def _at(s: NoiseSchedule, name: str, t: int) -> float:
+    """A schedule entry as a Python float (an IndexError past T-1, the last entry at t = -1, as in the answer)."""
+    return getattr(s, name).double()[t].item()
 
 
-def _right_mean(x, e, b, a, ab):
-    return (x - b / r(1 - ab) * e) / r(a)
+def _sym(shift: int = 0) -> Callable:
+    return lambda x, e, t, s, z: tuple(_at(s, name, t + shift) for name in ("betas", "alphas", "alpha_bars"))
 
 
-def _reverse_step(mean=_right_mean, sigma=_posterior_std, first_noisy_t=1, noise_at_0=False):
-    """A reverse step built from its parts: ``mean(x, e, beta, alpha, alpha_bar) + sigma(t, s) z``,
-    the noise added for t >= ``first_noisy_t`` (and at t = 0 too with ``noise_at_0``)."""
+def _reverse(mean_shift: int = 0, sigma: Callable | None = None, first_noisy_t: int = 1, noise_at_0: bool = False):
+    """A reverse step built from its parts: the mean at t + ``mean_shift`` plus ``sigma(*case)`` z, the noise
+    added for t >= ``first_noisy_t`` (and at t = 0 too with ``noise_at_0``)."""
+    sigma = sigma or (lambda x, e, t, s, z: r(_at(s, "posterior_variance", t)))
+
     def step(x, e, t, s, z):
-        out = mean(x, e, *_scalars(t, s))
-        if t >= first_noisy_t or noise_at_0:
-            out = out + sigma(t, s) * z
-        return out
+        b, a, ab = _sym(mean_shift)(x, e, t, s, z)
+        out = (x.double() - b / r(1 - ab) * e.double()) / r(a)
+        return out + sigma(x, e, t, s, z) * z.double() if (t >= first_noisy_t or noise_at_0) else out
     return step
 
 
-def check_reverse_step(fn) -> bool:
-    r"""Notebook 03. ``fn(x_t, eps_hat, t, sched, z) -> x_{t-1}``: Ho et al. 2020, Algorithm 2, line 4,
-    x_{t-1} = 1/\sqrt{alpha_t} (x_t - beta_t/\sqrt{1 - \bar\alpha_t} \hat\epsilon) + \sigma_t z with
-    \sigma_t^2 = \tilde\beta_t (posterior variance), and no noise at t = 0. ``t`` is an int.
-
-    The cases include the boundary timesteps t = 0, 1 and T-1 (not only random ones), so the seed blog's
-    slip of the paper's 1-indexed ``if t > 1`` applied to 0-indexed t (no noise at t = 1) is caught."""
+def _reverse_step() -> Exercise:
     g = torch.Generator().manual_seed(3)
     s = NoiseSchedule.linear(100)
     cases = [(torch.randn(8, 2, generator=g, device="cpu"), torch.randn(8, 2, generator=g, device="cpu"), t, s,
@@ -75,39 +105,50 @@ def check_reverse_step(fn) -> bool:
     def reference(x, e, t, s, z):
         return ddpm_step(x, e, t, s, noise=z)
 
-    accepted = [(_reverse_step(sigma=_beta_std),
-                 "You used σ_t² = β_t (Ho et al.'s other choice, 'fixed_large'). That is also valid; this "
-                 "series uses the posterior variance β̃_t, so your samples will be slightly noisier.")]
-    mistakes = [
-        (_reverse_step(lambda x, e, b, a, ab: (x + b / r(1 - ab) * e) / r(a)),
-         "Wrong sign of the noise term: SUBTRACT the scaled noise estimate, x_t - β_t/√(1-ᾱ_t)·ε̂ "
-         "(you added it, which pushes x further into the noise)."),
-        (_reverse_step(lambda x, e, b, a, ab: (x - e) / r(a)),
-         "You subtracted the whole predicted noise ε̂. One step removes only the fraction "
-         "β_t/√(1-ᾱ_t) of it; ε̂ is the noise accumulated over ALL steps up to t."),
-        (_reverse_step(lambda x, e, b, a, ab: x - e),
-         "You subtracted the whole predicted noise ε̂ and did not rescale by 1/√α_t. One step removes "
-         "only β_t/√(1-ᾱ_t)·ε̂, then divides by √α_t."),
-        (_reverse_step(lambda x, e, b, a, ab: x - b / r(1 - ab) * e),
-         "Missing the 1/√α_t rescaling: the forward step shrank x by √α_t, so the reverse step must "
-         "divide by it."),
-        (_reverse_step(sigma=_beta_std, noise_at_0=True),
-         "Noise added at t = 0: the last step must return the mean alone (Algorithm 2: z = 0 when t = 1 "
-         "in the paper's numbering, t = 0 here), or the final samples keep a layer of noise."),
-        (_reverse_step(first_noisy_t=2), _NO_NOISE_AT_1),
-        (_reverse_step(sigma=_beta_std, first_noisy_t=2), _NO_NOISE_AT_1),
-        (_reverse_step(sigma=lambda t, s: s.posterior_variance[t].item()),
-         "σ_t is the standard DEVIATION: use √β̃_t (sqrt of posterior_variance[t]), not β̃_t."),
-        (_reverse_step(sigma=lambda t, s: 0.0),
-         "No noise added: for t > 0 add σ_t z with σ_t = √β̃_t. Without it, sampling collapses toward "
-         "the mean (too little spread)."),
+    def sd(name, shift=0, root=True):
+        return lambda x, e, t, s, z: (r if root else float)(_at(s, name, t + shift))
+    terms = mean_terms(_sym())
+    # alpha_bars[t-1] or [t+1] in the noise coefficient (alpha_{t+-1} alone is within 1e-4 of alpha_t: not told
+    # apart; every index shifted together is a whole mistake below)
+    eps_shift = [(lambda *c, k=k: _sym()(*c)[0] / r(1 - _sym(k)(*c)[2]), msg)
+                 for k, msg in ((-1, SHIFT_BACK), (1, SHIFT_ON))]
+    terms["eps"] = Term(terms["eps"].right, [*terms["eps"].slips, *eps_shift])
+    terms["sigma"] = Term(sd("posterior_variance"), [
+        (sd("posterior_variance", root=False), "σ_t is the standard DEVIATION: use √β̃_t (sqrt of "
+                                               "posterior_variance[t]), not β̃_t."),
+        (lambda *c: 0.0, "No noise added: for t > 0 add σ_t z with σ_t = √β̃_t. Without it, sampling collapses toward "
+                         "the mean (too little spread)."),
+        (sd("betas", root=False), "σ_t is a standard deviation: √β_t (or √β̃_t), not the variance β_t."),
+        (lambda *c: 1.0, "The noise z is not scaled: add σ_t z with σ_t = √β̃_t."),
+        (lambda x, e, t, s, z: r(1 - _at(s, "alpha_bars", t)), "√(1-ᾱ_t) is the noise level of x_t; the step adds "
+                                                               "fresh noise of std σ_t = √β̃_t.")],
+        also_right=[(sd("betas"), "You used σ_t² = β_t (Ho et al.'s other choice, 'fixed_large'). That is also valid; "
+                                  "this series uses the posterior variance β̃_t, so your samples will be slightly "
+                                  "noisier.")])
+
+    def assemble(v, x, e, t, s, z):
+        out = v["scale"] * (x.double() - v["eps"] * e.double())
+        return out + v["sigma"] * z.double() if t > 0 else out
+    mistakes, accepted = term_slips(assemble, terms, named=MEAN_NAMED)
+
+    def wrapped_sigma(x, e, t, s, z):  # sqrt((1 - alpha_bars[t-1]) / (1 - alpha_bars[t]) beta_t): [t-1] is [-1] at 0
+        return r((1 - _at(s, "alpha_bars", t - 1)) / (1 - _at(s, "alpha_bars", t)) * _at(s, "betas", t))
+    mistakes += [
+        (_reverse(sigma=sd("betas"), noise_at_0=True),
+         "Noise added at t = 0: the last step must return the mean alone (Algorithm 2: z = 0 when t = 1 in the "
+         "paper's numbering, t = 0 here), or the final samples keep a layer of noise."),
+        (_reverse(sigma=wrapped_sigma, noise_at_0=True),
+         "Noise added at t = 0, where the last step must return the mean alone. Your σ_0 is not 0 there because "
+         "at t = 0, alpha_bars[t-1] wraps around to alpha_bars[-1], the LAST step (β̃_0 = 0)."),
+        (_reverse(first_noisy_t=2), _NO_NOISE_AT_1),
+        (_reverse(sigma=sd("betas"), first_noisy_t=2), _NO_NOISE_AT_1),
+        (_reverse(-1, sigma=sd("posterior_variance", -1)), SHIFT_BACK),
+        (_reverse(1, sigma=sd("posterior_variance", 1)), SHIFT_ON),
     ]
-    return check_answer(fn, "your reverse step", cases, reference, mistakes=mistakes, accepted=accepted)
+    return Exercise("your reverse step", cases, reference, mistakes, accepted, noise="z")
 
 
-def check_predict_x0(fn) -> bool:
-    r"""Notebook 03. ``fn(x_t, eps_hat, t, sched) -> x0_hat``: the closed form solved for x_0,
-    \hat x_0 = (x_t - \sqrt{1 - \bar\alpha_t} \hat\epsilon) / \sqrt{\bar\alpha_t}, ``t`` an int."""
+def _predict_x0() -> Exercise:
     g = torch.Generator().manual_seed(4)
     s = NoiseSchedule.linear(100)
     cases = [(torch.randn(8, 2, generator=g, device="cpu"), torch.randn(8, 2, generator=g, device="cpu"), t, s)
@@ -116,22 +157,51 @@ def check_predict_x0(fn) -> bool:
     def reference(x, e, t, s):
         return predict_x0(x, e, t, s)
 
-    def ab(t, s):
-        return s.alpha_bars[t].item()
+    def q(name, shift=0):
+        return lambda x, e, t, s: _at(s, name, t + shift)
+    ab, a = q("alpha_bars"), q("alphas")
+    terms = {
+        "scale": Term(lambda *c: 1 / r(ab(*c)), [
+            (lambda *c: 1.0, "Missing the division by √ᾱ_t: x₀ was shrunk by √ᾱ_t on the way in."),
+            (lambda *c: 1 / ab(*c), "Missing square root: divide by √ᾱ_t, not by ᾱ_t."),
+            (lambda *c: 1 / r(a(*c)), "1/√α_t where 1/√ᾱ_t belongs: x_t holds x₀ shrunk by ALL steps up to t (ᾱ_t), "
+                                      "not one (α_t)."),
+            (lambda *c: r(ab(*c)), "Divide by √ᾱ_t, do not multiply: x₀ was shrunk by √ᾱ_t on the way in."),
+            (lambda *c: 1 / (2 * ab(*c)), HALF_POWER),
+            (lambda *c: 1 / r(q("alpha_bars", -1)(*c)), SHIFT_BACK),
+            (lambda *c: 1 / r(q("alpha_bars", 1)(*c)), SHIFT_ON)]),
+        "eps": Term(lambda *c: r(1 - ab(*c)), [
+            (lambda *c: 1.0, "x₀ = x_t - ε̂ is the classic blunder: the noise enters x_t scaled by √(1-ᾱ_t), so "
+                             "subtract √(1-ᾱ_t)·ε̂, not ε̂."),
+            (lambda *c: 1 - ab(*c), "Missing square root: the noise coefficient is √(1-ᾱ_t), not 1-ᾱ_t."),
+            (lambda *c: r(1 - a(*c)), "√(1-α_t) where √(1-ᾱ_t) belongs: the noise in x_t has variance 1-ᾱ_t (all "
+                                      "steps up to t), not 1-α_t (one step)."),
+            (lambda *c: -r(1 - ab(*c)), "Wrong sign: SUBTRACT the noise √(1-ᾱ_t)·ε̂ from x_t."),
+            (lambda *c: r(ab(*c)), "The noise coefficient is √(1-ᾱ_t), not √ᾱ_t."),
+            (lambda x, e, t, s: _at(s, "betas", t) / r(1 - ab(x, e, t, s)),
+             "β_t/√(1-ᾱ_t) is the reverse STEP's noise coefficient; x̂_0 removes all the noise, √(1-ᾱ_t)·ε̂."),
+            (lambda *c: (1 - ab(*c)) / 2, HALF_POWER),
+            (lambda *c: r(1 - q("alpha_bars", -1)(*c)), SHIFT_BACK),
+            (lambda *c: r(1 - q("alpha_bars", 1)(*c)), SHIFT_ON)]),
+    }
+    mistakes, _ = term_slips(lambda v, x, e, t, s: v["scale"] * (x.double() - v["eps"] * e.double()), terms)
+    return Exercise("your predict_x0", cases, reference, mistakes)
 
-    mistakes = [
-        (lambda x, e, t, s: x - e,
-         "x₀ = x_t - ε̂ is the classic blunder: x_t is √ᾱ_t x₀ + √(1-ᾱ_t) ε, so remove √(1-ᾱ_t)·ε̂ "
-         "and then divide by √ᾱ_t."),
-        (lambda x, e, t, s: (x - e) / r(ab(t, s)),
-         "The noise enters x_t scaled by √(1-ᾱ_t): subtract √(1-ᾱ_t)·ε̂, not ε̂."),
-        (lambda x, e, t, s: x - r(1 - ab(t, s)) * e,
-         "Missing the division by √ᾱ_t: x₀ was shrunk by √ᾱ_t on the way in."),
-        (lambda x, e, t, s: (x - r(1 - s.alphas[t].item()) * e) / r(s.alphas[t].item()),
-         "You used α_t (one step) instead of ᾱ_t (all steps up to t)."),
-        (lambda x, e, t, s: (x + r(1 - ab(t, s)) * e) / r(ab(t, s)),
-         "Wrong sign: SUBTRACT the noise √(1-ᾱ_t)·ε̂ from x_t."),
-        (lambda x, e, t, s: (x - (1 - ab(t, s)) * e) / ab(t, s),
-         "Missing square roots: the coefficients are √ᾱ_t and √(1-ᾱ_t)."),
-    ]
-    return check_answer(fn, "your predict_x0", cases, reference, mistakes=mistakes)
+
+EXERCISES = {"reverse_step": _reverse_step, "predict_x0": _predict_x0}
+
+
+def check_reverse_step(fn) -> bool:
+    r"""Notebook 03. ``fn(x_t, eps_hat, t, sched, z) -> x_{t-1}``: Ho et al. 2020, Algorithm 2, line 4,
+    x_{t-1} = 1/\sqrt{alpha_t} (x_t - beta_t/\sqrt{1 - \bar\alpha_t} \hat\epsilon) + \sigma_t z with
+    \sigma_t^2 = \tilde\beta_t (posterior variance), and no noise at t = 0. ``t`` is an int.
+
+    The cases include the boundary timesteps t = 0, 1 and T-1 (not only random ones), so the seed blog's
+    slip of the paper's 1-indexed ``if t > 1`` applied to 0-indexed t (no noise at t = 1) is caught."""
+    return _reverse_step().check(fn)
+
+
+def check_predict_x0(fn) -> bool:
+    r"""Notebook 03. ``fn(x_t, eps_hat, t, sched) -> x0_hat``: the closed form solved for x_0,
+    \hat x_0 = (x_t - \sqrt{1 - \bar\alpha_t} \hat\epsilon) / \sqrt{\bar\alpha_t}, ``t`` an int."""
+    return _predict_x0().check(fn)
