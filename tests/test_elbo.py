@@ -13,7 +13,9 @@ import torch
 from ddpm_helpers.core.reverse import ddpm_step, predict_x0, q_posterior
 from ddpm_helpers.core.schedules import NoiseSchedule
 from ddpm_helpers.lessons.elbo.bound import (elbo_loss_weights, elbo_weights, gaussian_kl, gaussian_kl_monte_carlo,
-                                             kl_term, posterior_mean_from_eps, posterior_on_grid, reverse_variances)
+                                             kl_term, posterior_factor_variances, posterior_mean_from_eps,
+                                             posterior_on_grid, reverse_variances)
+from ddpm_helpers.lessons.elbo.theory import float64_schedule
 
 
 # ----------------------------------------------------------------------------- Gaussian KL
@@ -119,6 +121,46 @@ def test_kl_term_is_weighted_mse(sched1000):
         assert torch.allclose(kl, w * mse, rtol=2e-3), (kl / (w * mse))
     # with the posterior variance and eps_hat = eps the KL is exactly zero
     assert kl_term(x0, eps, eps, t, sched1000).abs().max() < 1e-6
+
+
+def test_kl_identity_is_exact_in_float64_and_float32_rounding_explains_the_rest(linear1000):
+    """Notebook 05, section 6: the same draws as its cell. With the schedule kept in float64 the KL and w_t * MSE
+    agree to float64 rounding (amplified by the cancellation in mu_tilde - mu_theta: ~1e-10); the stored float32
+    schedule leaves a gap of ~1e-3, largest at small t, where its rounding is not small beside 1 - alpha_bar_t."""
+    from ddpm_helpers import make_moons_data
+
+    g = torch.Generator().manual_seed(0)
+    x0 = make_moons_data(512, seed=3)
+    eps = torch.randn(512, 2, generator=g)
+    eps_hat = eps + 0.3 * torch.randn(512, 2, generator=g)
+    t = torch.randint(1, 1000, (512,), generator=g)
+    mse = (eps.double() - eps_hat.double()).pow(2).sum(1)   # the difference in float64, as kl_term forms it
+    for variance in ("posterior", "beta"):
+        gap = {}
+        for name, s in (("64", float64_schedule(linear1000)), ("32", linear1000)):
+            kl = kl_term(x0, eps, eps_hat, t, s, variance) - kl_term(x0, eps, eps, t, s, variance)
+            rel = (kl - elbo_weights(s, variance)[t] * mse).abs() / (elbo_weights(s, variance)[t] * mse)
+            gap[name] = (rel.max().item(), int(t[rel.argmax()]))
+        assert gap["64"][0] < 1e-6, gap
+        assert gap["32"][0] > 1e-4 and gap["32"][1] < 20, gap
+
+
+def test_posterior_factor_variances_at_the_drawn_t(linear1000):
+    """Notebook 05, section 3's pictures: at t = 1 prior and likelihood are about equally sharp (variance ratio near 1);
+    by t = 10 the likelihood is several times sharper. Pinned from the closed forms in float64."""
+    b, ab = linear1000.betas.double(), linear1000.alpha_bars.double()
+    for t in (1, 10, 100):
+        v = posterior_factor_variances(t, linear1000)
+        assert v["prior"] == pytest.approx(1 - ab[t - 1].item(), rel=1e-12)
+        # alpha_t is stored in float32 (relative rounding 6e-8), here recomputed as 1 - beta_t in float64
+        assert v["likelihood"] == pytest.approx((b[t] / (1 - b[t])).item(), rel=2e-7)
+        assert v["ratio"] == pytest.approx(v["prior"] / v["likelihood"], rel=1e-12)
+    assert 0.5 < posterior_factor_variances(1, linear1000)["ratio"] < 2        # 0.83: "about equally sharp"
+    assert posterior_factor_variances(10, linear1000)["ratio"] > 4             # 6.3: "several times sharper"
+    assert posterior_factor_variances(1, linear1000)["ratio"] == pytest.approx(1e-4 / (1.199e-4 / (1 - 1.199e-4)),
+                                                                                 rel=1e-3)
+    with pytest.raises(ValueError, match="t must be >= 1"):
+        posterior_factor_variances(0, linear1000)
 
 
 def test_kl_term_bad_input(linear1000):

@@ -45,8 +45,8 @@ from ...core.forward import check_timesteps, extract
 from ...core.reverse import q_posterior
 from ...core.schedules import NoiseSchedule
 
-__all__ = ["gaussian_kl", "gaussian_kl_monte_carlo", "posterior_on_grid", "posterior_mean_from_eps",
-           "reverse_variances", "elbo_weights", "elbo_loss_weights", "kl_term"]
+__all__ = ["gaussian_kl", "gaussian_kl_monte_carlo", "posterior_factor_variances", "posterior_on_grid",
+           "posterior_mean_from_eps", "reverse_variances", "elbo_weights", "elbo_loss_weights", "kl_term"]
 
 
 def _as_tensor(x) -> torch.Tensor:
@@ -99,6 +99,24 @@ def gaussian_kl_monte_carlo(mean1, var1, mean2, var2, n: int = 100_000, generato
 
 
 # ----------------------------------------------------------------------------- the posterior by Bayes
+def posterior_factor_variances(t: int, sched: NoiseSchedule) -> dict:
+    r"""The variances of the two factors whose product is q(x_{t-1} | x_t, x_0), both as densities of x_{t-1}:
+
+        prior       q(x_{t-1} | x_0):  1 - \bar\alpha_{t-1},
+        likelihood  q(x_t | x_{t-1}):  beta_t / alpha_t,
+
+    and ``ratio`` = prior / likelihood (near 1: equally sharp; large: the likelihood is sharper and the
+    posterior follows it). ``t >= 1``. Returns ``{"prior", "likelihood", "ratio"}`` (floats, from the float64
+    cast of the stored schedule).
+    """
+    t = int(check_timesteps(t, sched.T))
+    if t < 1:
+        raise ValueError(f"t must be >= 1 for the posterior q(x_(t-1) | x_t, x_0) (x_(t-1) is x_0 at t=0), got {t}")
+    prior = 1 - sched.alpha_bars_prev[t].double().item()
+    like = (sched.betas[t].double() / sched.alphas[t].double()).item()
+    return {"prior": prior, "likelihood": like, "ratio": prior / like}
+
+
 def posterior_on_grid(x0: float, x_t: float, t: int, sched: NoiseSchedule, grid=None):
     r"""q(x_{t-1} | x_t, x_0) for 1-D data by brute-force Bayes on a grid of x_{t-1} values:
 

@@ -31,7 +31,7 @@ from ...core.reverse import q_posterior
 from ...ui.style import new_figure, styled
 from ..forward.figures import draw_diffusion_chain
 from ..moons.figures import plot_mass_split
-from .bound import elbo_loss_weights, elbo_weights, posterior_on_grid
+from .bound import elbo_loss_weights, elbo_weights, posterior_factor_variances, posterior_on_grid
 from .theory import exact_reverse_step, gaussian_fit_kl, mixture_pdf
 
 __all__ = ["draw_diffusion_chain", "plot_posterior_bayes", "plot_elbo_weights", "plot_exact_reverse_step",
@@ -72,8 +72,10 @@ def plot_posterior_bayes(x0: float, x_t: float, t: int, sched, fig: Figure | Non
             label=r"posterior: formula $\mathcal{N}(\tilde\mu_t, \tilde\beta_t)$")
     ax.set_xlim(lo, hi)
     ax.set(xlabel=r"$x_{t-1}$", ylabel="probability density")
+    v = posterior_factor_variances(t, sched)
     ax.set_title(f"t = {t} ({sched.kind}), x_0 = {x0:g}, x_t = {x_t:.3f}: mean {post['mean']:.4f} (grid) vs "
-                 f"{mean.item():.4f} (formula)")
+                 f"{mean.item():.4f} (formula)\nvariance of the prior {v['prior']:.2e}, of the likelihood "
+                 f"{v['likelihood']:.2e}: ratio {v['ratio']:.1f}")
     ax.legend(loc="upper right", fontsize=11)
     return fig
 
