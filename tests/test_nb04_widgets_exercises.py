@@ -114,8 +114,8 @@ def test_correct_sampler_with_a_perfect_denoiser_recovers_the_data(linear1000):
     # each bug breaks exactly that recovery
     assert (sample_noise_sign_flipped(Oracle(), linear1000, n=2, steps=50) - target).abs().max() > 10
     assert (sample_full_noise_subtracted(Oracle(), linear1000, n=2, steps=50) - target).abs().mean() > 0.2
-    # (an oracle knows x* at every step, so the wrong-axis and wrong-x_T variants still land on it in their last
-    # step; with a real model they do not: see the gallery test below)
+    # (an oracle knows x* at every step, so the wrong-axis and uniform-noise variants still land on it in their last
+    # step; with the trained U-Net they do not: tests/test_nb04_gallery.py)
     u = sample_unscaled_pixels(Oracle(), linear1000, n=2, steps=50)
     torch.testing.assert_close(u, (target.expand(2, -1, -1, -1) + 1) / 2, atol=1e-3, rtol=0)
 
@@ -125,7 +125,7 @@ def test_gallery_runs_every_variant_with_the_same_seed(tiny_model, linear1000):
     assert list(g) == list(BUGS)
     ref = g["correct"][1]
     torch.testing.assert_close(g["live_weights"][1], ref)  # same weights, same seed -> same samples
-    for key in ("noise_sign_flipped", "schedule_wrong_axis", "full_noise_subtracted", "wrong_terminal_noise",
+    for key in ("noise_sign_flipped", "schedule_wrong_axis", "full_noise_subtracted", "uniform_noise",
                 "unscaled_pixels"):
         assert not torch.allclose(g[key][1], ref), key
     md = gallery_markdown(g)

@@ -17,7 +17,8 @@ from ...core.reverse import predict_x0
 from ...core.runtime import eval_mode, model_device
 from ...core.schedules import NoiseSchedule
 
-__all__ = ["trace_shapes", "format_shape_table", "loss_per_timestep", "x0_predictions", "filmstrip_frames"]
+__all__ = ["trace_shapes", "format_shape_table", "loss_per_timestep", "loss_by_region", "x0_predictions",
+           "filmstrip_frames"]
 
 
 def _shape(v):
@@ -91,6 +92,36 @@ def loss_per_timestep(model: nn.Module, sched: NoiseSchedule, x0: torch.Tensor, 
             tb = torch.full((x0.shape[0],), t, device=device, dtype=torch.long)  # () -> (B,)
             out.append((model(x_t, tb).float() - noise).pow(2).mean())
     return torch.stack(out).cpu()  # (K,): one copy to the host at the end
+
+
+def loss_by_region(model: nn.Module, sched: NoiseSchedule, x0: torch.Tensor, timesteps, seed: int = 0) -> dict:
+    r"""L_t of :func:`loss_per_timestep` (the same noise), split by where the pixel lies in x_0: on the flat black
+    background (x_0 exactly -1) or on the garment (every other pixel).
+
+    On a background pixel x_t = -\sqrt{\bar\alpha_t} + \sqrt{1 - \bar\alpha_t} \epsilon, so a model that knows the
+    pixel is background could read \epsilon off exactly: a high loss there is not a hard task but an untrained one.
+    Returns a dict with ``background`` and ``garment`` ((K,) float tensors, mean squared error per pixel) and
+    ``background_share`` (the fraction of pixels that are background).
+    Shapes: x0 (B, 1, H, W) in [-1, 1]; timesteps a sequence of K ints.
+    """
+    timesteps = _timestep_list(timesteps, sched)
+    device = model_device(model)
+    x0 = x0.to(device)
+    background = x0 == -1  # (B, 1, H, W) bool: FashionMNIST's black pixels map to exactly -1
+    if not background.any() or background.all():
+        raise ValueError("x0 must hold both background pixels (exactly -1) and garment pixels, got "
+                         f"{int(background.sum())} background pixels of {background.numel()}")
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed), device="cpu").to(device)
+    bg, gm = [], []
+    with eval_mode(model):
+        for t in timesteps:
+            x_t, _ = q_sample(x0, t, sched, noise=noise)
+            tb = torch.full((x0.shape[0],), t, device=device, dtype=torch.long)  # () -> (B,)
+            err = (model(x_t, tb).float() - noise).pow(2)                       # (B, 1, H, W)
+            bg.append(err[background].mean())
+            gm.append(err[~background].mean())
+    return {"background": torch.stack(bg).cpu(), "garment": torch.stack(gm).cpu(),
+            "background_share": background.float().mean().item()}
 
 
 def x0_predictions(model: nn.Module, sched: NoiseSchedule, x0: torch.Tensor, timesteps, seed: int = 0):

@@ -32,7 +32,8 @@ from ...core.models import sinusoidal_embedding
 from ...ui.style import new_figure, show_image, styled
 from ..moons.figures import plot_loss_curve
 from .diagram import plot_unet_diagram, unet_layout
-from .quality import card_quality_markdown, quality_ci_markdown, quality_markdown, quality_reading
+from .quality import (card_quality_markdown, class_shares, quality_ci_markdown, quality_markdown,
+                      quality_reading)
 
 __all__ = ["plot_time_embedding", "plot_unet_diagram", "unet_layout", "plot_sample_grid", "plot_filmstrip",
            "plot_loss_curve", "plot_loss_per_timestep", "plot_nearest_neighbours", "plot_class_histogram",
@@ -143,23 +144,31 @@ def plot_nearest_neighbours(samples, neighbours, distances, floor=None, ncols: i
 
 
 @styled
-def plot_class_histogram(counts, reference=None, title: str = "Mode coverage: classes of the samples") -> Figure:
-    """Bar chart of the classifier's class counts (as fractions), beside a reference histogram."""
-    counts = np.asarray(counts, dtype=float)
+def plot_class_histogram(counts, reference=None, title: str = "Mode coverage: classes of the samples", card=None,
+                         level: float = 0.95) -> Figure:
+    """Bar chart of the classifier's class counts as fractions, each with its Wilson interval at ``level``
+    (:func:`class_shares`), beside a ``reference`` histogram (e.g. the test set) and, when given, ``card``: a
+    larger pre-measured histogram (the model card's) with its intervals."""
+    sets = [("samples", counts)] + ([("model card", card)] if card is not None else [])
+    n_bars = len(sets) + (reference is not None)
     fig = new_figure((12, 4.8))
     ax = fig.add_subplot()
     x = np.arange(len(FASHION_CLASSES))
-    w = 0.4 if reference is not None else 0.8
-    ax.bar(x - (w / 2 if reference is not None else 0), counts / counts.sum(), width=w,
-           label=f"samples (n = {int(counts.sum())})")
+    w = 0.8 / n_bars
+    for i, (name, c) in enumerate(sets):
+        sh = class_shares(c, level)
+        err = np.stack([sh["share"] - sh["lo"], sh["hi"] - sh["share"]])  # (2, classes)
+        ax.bar(x + (i - (n_bars - 1) / 2) * w, sh["share"], width=w, yerr=err, capsize=3, color=f"C{i}",
+               error_kw={"elinewidth": 1.2}, label=f"{name} (n = {sh['n']}), {100 * level:.0f} % intervals")
     if reference is not None:
         ref = np.asarray(reference, dtype=float)
-        ax.bar(x + w / 2, ref / ref.sum(), width=w, label="test set", alpha=0.7)
-    ax.axhline(0.1, color="k", ls="--", lw=1, label="uniform (0.1)")
+        ax.bar(x + (n_bars - 1) / 2 * w, ref / ref.sum(), width=w, color="0.65",
+               label=f"test set (n = {int(ref.sum())})")
+    ax.axhline(0.1, color="k", ls="--", lw=1, label="10 %")
     ax.set_xticks(x, FASHION_CLASSES, rotation=30, ha="right")
     ax.set_ylabel("fraction of images")
     ax.set_title(title)
-    ax.legend()
+    ax.legend(fontsize=10)
     return fig
 
 
