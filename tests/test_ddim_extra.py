@@ -155,7 +155,7 @@ def test_speed_quality_table_rows_and_shared_start(monkeypatch):
                                 include_ddpm=False)
     assert torch.allclose(seen[-1], seen[1], atol=1e-6) and again[0]["fid"] == rows[1]["fid"]
     md = format_table(rows)
-    assert md.count("\n") == 6 and "| DDPM | 50 | 1 | 5 |" in md and "1.0x" in md and "FID" in md
+    assert md.count("\n") == 6 and "| DDPM | 50 | 1 | 5 | 50 | - |" in md and "| 5 | 10x fewer |" in md and "FID" in md
 
 
 def test_speed_quality_table_without_metrics_and_bad_input():

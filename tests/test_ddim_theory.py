@@ -166,16 +166,17 @@ def test_premeasured_table_is_labelled_and_read_with_paired_spreads():
             "kid_std": 0.1}]
     md = table_beside_premeasured(own, pre)
     r10 = next(r for r in pre["rows"] if (r["steps"], r["eta"]) == (10, 0.0))
-    assert (f"| DDIM | 10 | 0 | 10 | 9.2 | 64x | {r10['fid']:.2f} ± {r10['fid_std']:.2f} | "
-            f"{r10['fid_minus_ddpm']:+.2f} ± {r10['fid_minus_ddpm_std']:.2f} |") in md  # 587.2 s / 9.18 s idle
+    # cost in model calls (1000 / 10), the one idle timing rounded to two digits (9.18 s)
+    assert (f"| DDIM | 10 | 0 | 10 | 100x fewer | 9.2 | {r10['fid']:.2f} ± {r10['fid_std']:.2f} | "
+            f"{r10['fid_minus_ddpm']:+.2f} ± {r10['fid_minus_ddpm_std']:.2f} |") in md
     assert "| 4, 1.0 s, 99.00, 500 ± 100 |" in md
-    assert md.count("| - |") == 15 + 1  # 15 rows this run lacks, and DDPM's own difference
+    assert md.count("| - |") == 15 + 2  # 15 rows this run lacks, and DDPM's own calls ratio and difference
     # with a tiny z every row differs from DDPM; with a huge one none does
     tight, loose = premeasured_reading(pre, z=1e-9), premeasured_reading(pre, z=1e9)
     assert "indistinguishable from DDPM**: none" in tight
     assert "worse than DDPM**: none" in loose and "better than DDPM**: none" in loose
-    assert (f"DDIM 10/η=0 (64x faster, FID {r10['fid_minus_ddpm']:+.2f} ± {r10['fid_minus_ddpm_std']:.2f})"
-            in tight)
+    assert (f"DDIM 10/η=0 (100x fewer model calls, FID {r10['fid_minus_ddpm']:+.2f} ± "
+            f"{r10['fid_minus_ddpm_std']:.2f})" in tight)
     # the verdict at z = 2 follows the numbers: a row is listed where its difference puts it
     reading = premeasured_reading(pre)
     typical = sorted(2 * r["fid_minus_ddpm_std"] for r in pre["rows"][1:])

@@ -28,7 +28,7 @@ from ...core.reverse import predict_x0
 from ...core.sampling import ddim_sample, ddim_timesteps, reverse_loop
 from ...core.schedules import NoiseSchedule
 
-__all__ = ["slerp", "slerp_path", "ddim_invert_step", "ddim_invert", "ddim_reconstruct"]
+__all__ = ["slerp", "slerp_path", "ddim_invert_step", "ddim_invert", "ddim_reconstruct", "latent_spread"]
 
 
 # ----------------------------------------------------------------------------- interpolation
@@ -136,3 +136,18 @@ def ddim_reconstruct(model, sched: NoiseSchedule, x0: torch.Tensor, steps: int =
     diff = (rec.cpu() - x0.cpu()).flatten(1)  # (B, ...) -> (B, D)
     return {"x_T": x_T.cpu(), "x0_rec": rec.cpu(), "rmse": diff.pow(2).mean(1).sqrt(),
             "max_abs": diff.abs().max(1).values}
+
+
+def latent_spread(x_T: torch.Tensor, x0: torch.Tensor, background: float = -0.9) -> dict:
+    """How an inverted latent differs from a Gaussian draw: the standard deviation of ``x_T`` over all pixels, over
+    the pixels that are background in ``x0`` (below ``background``: FashionMNIST's black is exactly -1) and over
+    the rest (the garment). A standard normal x_T has 1 everywhere. Returns ``{"std", "std_background",
+    "std_garment", "background_share"}`` (floats). Shapes: x_T, x0 (B, ...) alike."""
+    if x_T.shape != x0.shape:
+        raise ValueError(f"x_T and x0 must have the same shape, got {tuple(x_T.shape)} and {tuple(x0.shape)}")
+    x_T, bg = x_T.detach().float().cpu(), x0.detach().cpu() < background
+    if not bg.any() or bg.all():
+        raise ValueError(f"x0 must hold both background pixels (below {background}) and others, got "
+                         f"{int(bg.sum())} background pixels of {bg.numel()}")
+    return {"std": x_T.std().item(), "std_background": x_T[bg].std().item(), "std_garment": x_T[~bg].std().item(),
+            "background_share": bg.float().mean().item()}

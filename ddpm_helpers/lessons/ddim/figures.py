@@ -2,7 +2,8 @@ r"""Figures of notebook 06: DDIM, step skipping and what determinism buys.
 
 * :func:`plot_image_rows`: rows of images (DDIM steps and eta, interpolation, inversion); it draws into
   ``fig`` (cleared) when given, as the DDIM slider panel does.
-* :func:`plot_speed_quality`: quality against wall time for every sampler of the speed-quality table.
+* :func:`plot_speed_quality`: quality against cost (model calls) for every sampler of the speed-quality
+  table, with FID's spread at that n.
 * :func:`plot_skip_comparison`: three ways to skip steps on the moons, paths from x_T to x_0.
 * :func:`plot_ddim_geometry`: one DDIM step of one 2-D point as a sum of three vectors.
 * :func:`quality_markdown`, :func:`quality_ci_markdown`, :func:`quality_reading` (from notebook 04):
@@ -60,30 +61,41 @@ def plot_image_rows(rows: dict, title: str = "", col_labels=None, size: float = 
 
 @styled
 def plot_speed_quality(rows: list, floor: dict | None = None, metric: str = "fid") -> Figure:
-    """Quality against wall time, one marker per row of ``speed_quality_table`` (DDIM joined by eta,
-    numbers = steps; DDPM a black star), the real-against-real ``floor`` dashed. Log-log axes."""
+    """Quality against cost, one marker per row of ``speed_quality_table``: x = model calls (log scale; rows with
+    the same calls are nudged apart), DDIM joined by eta with the steps written beside each marker, DDPM a black
+    star. With ``floor`` (``real_floor_spread`` at the same n) every FID carries an error bar of ± the floor's
+    spread between draws of n real images (how far FID moves at this n with nothing wrong), and the floor is
+    drawn as a band of ± 2 sqrt 2 times that spread (closer than that, two FIDs cannot be told apart)."""
     fig = new_figure(figsize=(12, 5.5))
     ax = fig.subplots()
+    bar = floor.get(f"{metric}_std") if floor is not None else None
     etas = sorted({r["eta"] for r in rows if r["sampler"] == "DDIM"})
     for i, eta in enumerate(etas):
         rs = sorted((r for r in rows if r["sampler"] == "DDIM" and r["eta"] == eta), key=lambda r: r["steps"])
-        ax.plot([r["seconds"] for r in rs], [r[metric] for r in rs], "o-", color=f"C{i}", lw=2.5, ms=8,
-                label=f"DDIM, eta = {eta:g}")
-        for r in rs:
-            ax.annotate(str(r["steps"]), (r["seconds"], r[metric]), textcoords="offset points", xytext=(5, 5),
+        xs = [r["model_calls"] * 1.06 ** (i - (len(etas) - 1) / 2) for r in rs]  # nudged apart, log axis
+        ax.errorbar(xs, [r[metric] for r in rs], yerr=bar, fmt="o-", color=f"C{i}", lw=2.5, ms=8, capsize=4,
+                    label=f"DDIM, eta = {eta:g}")
+        for x, r in zip(xs, rs):
+            ax.annotate(str(r["steps"]), (x, r[metric]), textcoords="offset points", xytext=(5, 5),
                         fontsize=12, color=f"C{i}")
     for r in rows:
         if r["sampler"] == "DDPM":
-            ax.plot(r["seconds"], r[metric], "k*", ms=18, label=f"DDPM, {r['steps']} steps")
+            ax.errorbar(r["model_calls"], r[metric], yerr=bar, fmt="k*", ms=18, capsize=4,
+                        label=f"DDPM, {r['steps']} steps")
     if floor is not None:
         ax.axhline(floor[metric], color="0.4", ls="--", lw=1.5, label=f"real vs real (n = {floor['n']})")
+        if bar:
+            ax.axhspan(floor[metric] - 2 * 2**0.5 * bar, floor[metric] + 2 * 2**0.5 * bar, color="0.85", zorder=0,
+                       label="± 2√2 × its spread: cannot be told apart from real")
     n = rows[0]["n"] if rows else 0
     ax.set_xscale("log")
-    if all(r[metric] > 0 for r in rows) and (floor is None or floor[metric] > 0):
-        ax.set_yscale("log")
-    ax.set(xlabel=f"wall time to sample {n} images (s, log scale)", ylabel=f"{metric.upper()} (lower is better)",
-           title=f"Speed against quality, n = {n} samples per sampler (numbers: steps)")
-    ax.legend()
+    calls = sorted({r["model_calls"] for r in rows})
+    ax.set_xticks(calls, [str(c) for c in calls])
+    ax.minorticks_off()
+    ax.set(xlabel="model calls per image (log scale)", ylabel=f"{metric.upper()} (lower is better)",
+           title=f"Cost against quality, n = {n} samples per sampler (numbers: steps"
+                 + (f"; error bars: ± FID's spread between draws of {n} real images)" if bar else ")"))
+    ax.legend(fontsize=10)
     return fig
 
 

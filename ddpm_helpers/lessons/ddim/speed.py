@@ -7,6 +7,7 @@ against FID's own noise at that n.
 from __future__ import annotations
 
 import json
+import math
 import time
 
 import numpy as np
@@ -19,7 +20,7 @@ from ...core.sampling import ddim_sample, ddim_timesteps, ddpm_sample
 from ...core.schedules import NoiseSchedule
 from ...ui.tables import markdown_table
 
-__all__ = ["speed_quality_table", "format_table", "premeasured_table", "table_beside_premeasured",
+__all__ = ["speed_quality_table", "format_table", "own_table_reading", "premeasured_table", "table_beside_premeasured",
            "premeasured_reading", "premeasured_weights_note"]
 
 PREMEASURED_TABLE = WEIGHTS_DIR / "fashion_unet.ddim_table.json"
@@ -100,19 +101,53 @@ def speed_quality_table(model, sched: NoiseSchedule, n: int, steps_list=(10, 20,
 
 
 def format_table(rows: list[dict]) -> str:
-    """The rows of :func:`speed_quality_table` as a Markdown table (speed-up against the DDPM row)."""
+    """The rows of :func:`speed_quality_table` as a Markdown table. The cost is the model calls (and how many
+    times fewer than the DDPM row, when there is one); the seconds are this run's single wall-time measurement."""
     ddpm = next((r for r in rows if r["sampler"] == "DDPM"), None)
     has_q = any("fid" in r for r in rows)
-    header = ["sampler", "steps", "eta", "n", "seconds", "speed-up"] + (["FID", "KID (x1000)"] if has_q else [])
+    header = (["sampler", "steps", "eta", "n", "model calls", "calls vs DDPM", "seconds (this run)"]
+              + (["FID", "KID (x1000)"] if has_q else []))
     lines = []
     for r in rows:
-        up = f"{ddpm['seconds'] / r['seconds']:.1f}x" if ddpm else "-"
-        cells = [r["sampler"], r["steps"], f"{r['eta']:g}", r["n"], f"{r['seconds']:.1f}", up]
+        up = f"{ddpm['model_calls'] / r['model_calls']:.0f}x fewer" if ddpm and r is not ddpm else "-"
+        cells = [r["sampler"], r["steps"], f"{r['eta']:g}", r["n"], r["model_calls"], up, f"{r['seconds']:.1f}"]
         if has_q:
             cells += ([f"{r['fid']:.1f}", f"{1000 * r['kid']:.1f} ± {1000 * r['kid_std']:.1f}"]
                       if "fid" in r else ["-", "-"])
         lines.append(cells)
-    return markdown_table(header, lines, align="lrrrrr" + "rr" * has_q)
+    return markdown_table(header, lines, align="lrrrrrr" + "rr" * has_q)
+
+
+def own_table_reading(rows: list[dict], floor: dict) -> str:
+    r"""What this run's speed-quality table (:func:`speed_quality_table` at its own n) allows one to say, worded
+    from its uncertainty. FID moves by ``floor["fid_std"]`` between independent draws of n real images
+    (``real_floor_spread``); two FIDs that each move that much differ by more than 2 \sqrt 2 times it only
+    about 5 % of the time, so that is the smallest difference counted. Returns Markdown: which rows can be
+    told apart from each other and from real images at this n, or that none can."""
+    if not rows or any("fid" not in r for r in rows):
+        raise ValueError("rows must be speed_quality_table rows with FID (metrics=True), got none or rows without")
+    n = rows[0]["n"]
+    if floor.get("n") != n or any(r["n"] != n for r in rows):
+        raise ValueError(f"compare at equal n: the rows have n={[r['n'] for r in rows]}, the floor n={floor.get('n')}")
+    thr = 2 * math.sqrt(2) * floor["fid_std"]
+
+    def name(r):
+        return "DDPM-1000" if r["sampler"] == "DDPM" else f"DDIM {r['steps']}/η={r['eta']:g}"
+    ranked = sorted(rows, key=lambda r: r["fid"])
+    apart = [f"{name(a)} (FID {a['fid']:.1f}) better than {name(b)} ({b['fid']:.1f})"
+             for i, a in enumerate(ranked) for b in ranked[i + 1:] if b["fid"] - a["fid"] > thr]
+    above = [name(r) for r in ranked if r["fid"] - floor["fid"] > thr]
+    head = (f"At n = {n}, FID moves by ±{floor['fid_std']:.2f} between {floor.get('seeds', '?')} draws of {n} real "
+            f"images (floor {floor['fid']:.2f}), so two FIDs must differ by more than 2√2 × {floor['fid_std']:.2f} = "
+            f"{thr:.2f} to be told apart. The rows' FIDs span {ranked[0]['fid']:.2f}–{ranked[-1]['fid']:.2f}.")
+    if not apart and not above:
+        return (f"{head} **No two rows of this run can be told apart, and none from real images**: at this n the "
+                f"table shows that the samplers run, not which is better (the pre-measured n = 512 table below "
+                f"does).")
+    lines = [head]
+    lines.append("- told apart at this n: " + ("; ".join(apart) if apart else "no two rows"))
+    lines.append("- further above the real-image floor than that: " + (", ".join(above) if above else "no row"))
+    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- the pre-measured table
@@ -141,11 +176,32 @@ def premeasured_weights_note(pre: dict, meta: dict) -> str:
 
 
 def _speed_up(row: dict, ddpm: dict) -> str:
-    """How much faster than DDPM-1000: measured seconds for 128 images on an idle machine when the table has
-    them, else the ratio of model calls."""
-    if row.get("seconds_128_idle") and ddpm.get("seconds_128_idle"):
-        return f"{ddpm['seconds_128_idle'] / row['seconds_128_idle']:.0f}x"
-    return f"{ddpm['model_calls'] / row['model_calls']:.0f}x (calls)"
+    """How much cheaper than DDPM-1000, counted in model calls: the cost that does not move with the machine's
+    load (one idle timing per row is not that precise: :func:`_timing_spread`)."""
+    return f"{ddpm['model_calls'] / row['model_calls']:.0f}x fewer model calls"
+
+
+def _two_digits(v: float) -> str:
+    """A timing rounded to two significant digits (587.2 -> 590, 9.18 -> 9.2): one run's wall time is not more
+    precise than that."""
+    if v <= 0:
+        return f"{v:g}"
+    digits = max(0, 1 - int(math.floor(math.log10(v))))
+    return f"{round(v, 1 - int(math.floor(math.log10(v)))):.{digits}f}"
+
+
+def _timing_spread(pre: dict) -> tuple[float, int, float, float] | None:
+    """The largest relative spread of the idle timings among pre-measured rows with the same model calls (the
+    same work, one timing each): ``(spread, calls, fastest, slowest)``, or None without two such rows."""
+    groups: dict[int, list[float]] = {}
+    for r in pre["rows"]:
+        if r.get("seconds_128_idle"):
+            groups.setdefault(r["model_calls"], []).append(r["seconds_128_idle"])
+    best = None
+    for calls, secs in groups.items():
+        if len(secs) > 1 and (best is None or max(secs) / min(secs) - 1 > best[0]):
+            best = (max(secs) / min(secs) - 1, calls, min(secs), max(secs))
+    return best
 
 
 def table_beside_premeasured(rows: list[dict], pre: dict | None = None) -> str:
@@ -161,13 +217,15 @@ def table_beside_premeasured(rows: list[dict], pre: dict | None = None) -> str:
         return (f"{r['n']}, {r['seconds']:.1f} s, {r['fid']:.2f}, {1e3 * r['kid']:.0f} ± {1e3 * r['kid_std']:.0f}"
                 if r is not None and "fid" in r else "-")
 
-    header = ["sampler", "steps", "eta", "model calls", "s / 128 images (idle)", "speed-up",
+    header = ["sampler", "steps", "eta", "model calls", "calls vs DDPM", "s / 128 images (idle, one run)",
               f"FID (n = {pre['n']})", "FID − DDPM", "KID x1e3", "this run: n, s, FID, KID x1e3"]
     body = []
     for p in pre["rows"]:
         diff = "-" if p is ddpm else f"{p['fid_minus_ddpm']:+.2f} ± {p['fid_minus_ddpm_std']:.2f}"
-        body.append([p["sampler"], p["steps"], f"{p['eta']:g}", p["model_calls"], f"{p['seconds_128_idle']:.1f}",
-                     _speed_up(p, ddpm), f"{p['fid']:.2f} ± {p['fid_std']:.2f}", diff,
+        secs = _two_digits(p["seconds_128_idle"]) if p.get("seconds_128_idle") else "-"
+        body.append([p["sampler"], p["steps"], f"{p['eta']:g}", p["model_calls"],
+                     "-" if p is ddpm else f"{ddpm['model_calls'] / p['model_calls']:.0f}x fewer", secs,
+                     f"{p['fid']:.2f} ± {p['fid_std']:.2f}", diff,
                      f"{1e3 * p['kid']:.0f} ± {1e3 * p['kid_std']:.0f}",
                      this_run(own.get((p["sampler"], p["steps"], float(p["eta"]))))])
     return markdown_table(header, body, align="lrrrrrrrrl")
@@ -188,11 +246,11 @@ def premeasured_reading(pre: dict, z: float = 2.0) -> str:
         d, sd = r["fid_minus_ddpm"], r["fid_minus_ddpm_std"]
         key = ("indistinguishable from DDPM" if abs(d) <= z * sd else "worse than DDPM" if d > 0
                else "better than DDPM")
-        groups[key].append(f"DDIM {r['steps']}/η={r['eta']:g} ({_speed_up(r, ddpm)} faster, FID {d:+.2f} ± {sd:.2f})")
+        groups[key].append(f"DDIM {r['steps']}/η={r['eta']:g} ({_speed_up(r, ddpm)}, FID {d:+.2f} ± {sd:.2f})")
     floor = pre["floor"]
     typical = float(np.median([z * r["fid_minus_ddpm_std"] for r in pre["rows"] if r is not ddpm]))
-    speed = (f", {ddpm['seconds_128_idle']:.0f} s for 128 images on an idle CPU" if ddpm.get("seconds_128_idle")
-             else "")
+    speed = (f", {ddpm['model_calls']} model calls, about {_two_digits(ddpm['seconds_128_idle'])} s for 128 images "
+             f"on an idle CPU" if ddpm.get("seconds_128_idle") else f", {ddpm['model_calls']} model calls")
     lines = [f"At n = {pre['n']} a row's FID minus DDPM's carries the spread of a paired bootstrap (every row "
              f"starts from the same x_T; for scale, FID moves by ±{floor['fid_std']:.2f} between independent draws "
              f"of real images at this n, floor {floor['fid']:.2f}). Against DDPM-1000 (FID {ddpm['fid']:.2f} ± "
@@ -200,4 +258,10 @@ def premeasured_reading(pre: dict, z: float = 2.0) -> str:
              f"(at this n, a difference of about {typical:.1f} FID; the median row's):"]
     for key, items in groups.items():
         lines.append(f"- **{key}**: " + ("; ".join(items) if items else "none"))
+    spread = _timing_spread(pre)
+    if spread is not None:
+        lines.append(f"\nThe cost is counted in model calls: the idle timings (one run per row) of rows with the same "
+                     f"calls differ by up to {100 * spread[0]:.0f} % ({spread[1]} calls: {_two_digits(spread[2])} to "
+                     f"{_two_digits(spread[3])} s for 128 images), so a speed-up from them is no more precise than "
+                     f"that.")
     return "\n".join(lines)

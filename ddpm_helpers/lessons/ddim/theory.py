@@ -38,8 +38,8 @@ from ...core.schedules import NoiseSchedule
 from ..moons.experiments import naive_skip_sample
 from ..unet.troubleshooting import respace
 
-__all__ = ["q_sigma_posterior", "q_sigma_marginal_check", "respaced_ddpm_sample", "skip_comparison",
-           "ddim_geometry", "respace"]
+__all__ = ["q_sigma_posterior", "q_sigma_forward", "q_sigma_marginal_check", "respaced_ddpm_sample",
+           "skip_comparison", "ddim_geometry", "respace"]
 
 
 def _abar(sched: NoiseSchedule, t: int) -> float:
@@ -76,6 +76,33 @@ def q_sigma_posterior(x_t: torch.Tensor, x0: torch.Tensor, t: int, t_prev: int, 
     # 2. x_0 scaled to level t', plus that noise scaled to the variance left after sigma^2
     mean = math.sqrt(abp) * x0 + math.sqrt(max(1 - abp - sigma**2, 0.0)) * eps
     return mean, sigma**2
+
+
+def q_sigma_forward(t: int, t_prev: int, sched: NoiseSchedule, eta: float) -> dict:
+    r"""The forward direction of q_sigma, q_sigma(x_t | x_{t'}, x_0), by Bayes' rule, as a Gaussian
+    N(a x_{t'} + c x_0, v I). Given x_0, write x_t = \sqrt{\bar\alpha_t} x_0 + \sqrt{1 - \bar\alpha_t} \epsilon and
+    x_{t'} = \sqrt{\bar\alpha_{t'}} x_0 + k \epsilon + \sigma z with k = \sqrt{1 - \bar\alpha_{t'} - \sigma^2}
+    (eq. 7); the pair is jointly Gaussian with Cov(x_t, x_{t'} | x_0) = k \sqrt{1 - \bar\alpha_t}, so conditioning
+    gives
+
+        a = k \sqrt{1 - \bar\alpha_t} / (1 - \bar\alpha_{t'}),
+        c = \sqrt{\bar\alpha_t} - a \sqrt{\bar\alpha_{t'}},
+        v = (1 - \bar\alpha_t) (1 - k^2 / (1 - \bar\alpha_{t'})).
+
+    The process is Markov exactly when c = 0: at eta = 1 (\sigma^2 the posterior variance of the jump, where it is
+    DDPM's step N(\sqrt{\bar\alpha_t / \bar\alpha_{t'}} x_{t'}, (1 - \bar\alpha_t / \bar\alpha_{t'}) I)),
+    and not for eta < 1. Returns ``{"coef_prev": a, "coef_x0": c, "var": v, "sigma": \sigma}`` (floats, float64).
+    """
+    t, t_prev = _check_pair(t, t_prev, sched)
+    if t_prev < 0:
+        raise ValueError(f"t_prev must be a timestep 0..{t - 1} (x_{{t'}} is a noisy sample), got {t_prev}")
+    eta = check_number("eta", eta, lo=0.0, hi=1.0, what="0: deterministic DDIM, 1: DDPM")
+    ab, abp = _abar(sched, t), _abar(sched, t_prev)
+    sigma2 = eta**2 * (1 - abp) / (1 - ab) * (1 - ab / abp)  # eq. 16, in float64 from the float64 alpha_bars
+    k2 = max(1 - abp - sigma2, 0.0)
+    a = math.sqrt(k2) * math.sqrt(1 - ab) / (1 - abp)
+    return {"coef_prev": a, "coef_x0": math.sqrt(ab) - a * math.sqrt(abp), "var": (1 - ab) * (1 - k2 / (1 - abp)),
+            "sigma": math.sqrt(sigma2)}
 
 
 def q_sigma_marginal_check(x0: torch.Tensor, t: int, t_prev: int, sched: NoiseSchedule, etas=(0.0, 0.5, 1.0),
@@ -163,7 +190,8 @@ def ddim_geometry(x_t: torch.Tensor, eps: torch.Tensor, t: int, t_prev: int, sch
         x_{t'} = \sqrt{\bar\alpha_{t'}} \hat x_0   +   \sqrt{1 - \bar\alpha_{t'} - \sigma^2} \hat\epsilon   +   \sigma z
                  ("x0_term")                          ("direction", pointing to x_t)                       ("noise")
 
-    Returns a dict with x0_hat, x0_term, direction, noise, x_prev (their sum) and sigma.
+    Returns a dict with x0_hat, x0_term, direction, noise, x_prev (their sum), sigma, and the two scalar
+    coefficients coef_x0 = \sqrt{\bar\alpha_{t'}} and coef_direction = \sqrt{1 - \bar\alpha_{t'} - \sigma^2}.
     Shapes: x_t, eps, noise (B, ...) -> each term (B, ...).
     """
     t, t_prev = _check_pair(t, t_prev, sched)
@@ -179,4 +207,5 @@ def ddim_geometry(x_t: torch.Tensor, eps: torch.Tensor, t: int, t_prev: int, sch
     # 4. fresh noise
     fresh = sigma * noise
     return {"x0_hat": x0_hat, "x0_term": x0_term, "direction": direction, "noise": fresh,
-            "x_prev": x0_term + direction + fresh, "sigma": sigma}
+            "x_prev": x0_term + direction + fresh, "sigma": sigma, "coef_x0": math.sqrt(abp),
+            "coef_direction": math.sqrt(max(1 - abp - sigma**2, 0.0))}
