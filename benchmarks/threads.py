@@ -8,11 +8,15 @@ Workloads (the package's own code): the moons TimeMLP's training step (``train``
 steps: each step costs the same), the U-Net's training step (the recipe's settings at ``--unet-batch``
 images of noise: the time does not depend on what the images show). Each worker also reports what
 ``cpu_budget()`` sees from inside its cgroup: the thread count ``setup_notebook()`` would choose there.
+Rows: each thread count (``DDPM_THREADS``), with each OpenMP wait policy asked for (``--wait-policies``:
+torch's OpenMP threads spin while they wait for each other unless ``OMP_WAIT_POLICY=PASSIVE``), and
+what ``setup_notebook()`` chooses (no ``DDPM_THREADS``: the CPU budget, one thread for the MLP).
 
 Quota rows need a writable cgroup (root, and a cgroup v1 ``cpu`` hierarchy or a v2 one with the ``cpu``
 controller); without one they are skipped and the script says why.
 
     python benchmarks/threads.py                                   # threads 1 2 4 8 x quota none, 1.5, 1
+    python benchmarks/threads.py --threads 1 2 --wait-policies default PASSIVE  # spinning against sleeping
     python benchmarks/threads.py --threads 1 2 --quotas none 1 --rounds 3 --workloads mlp_train
 """
 from __future__ import annotations
@@ -151,6 +155,8 @@ def main() -> None:
     p.add_argument("--sample-T", type=int, default=50, help="sampling steps per block (schedule length)")
     p.add_argument("--unet-steps", type=int, default=2, help="U-Net training steps per block")
     p.add_argument("--unet-batch", type=int, default=16, help="U-Net batch size")
+    p.add_argument("--wait-policies", nargs="+", default=["default"], choices=["default", "PASSIVE", "ACTIVE"],
+                   help="OMP_WAIT_POLICY of the workers (default: unset, OpenMP's own); each adds its rows")
     p.add_argument("--no-policy", action="store_true",
                    help="leave out the row of what setup_notebook() chooses (no DDPM_THREADS; one thread for the MLP)")
     p.add_argument("--tag", default="", help="suffix of the JSON's name")
@@ -176,20 +182,25 @@ def main() -> None:
                 skipped[q] = f"cannot create a cgroup with a {q:g}-CPU quota: {e}"
                 print(f"SKIPPED quota {q:g} CPU: {skipped[q]}")
     quotas = [q for q in quotas if q is None or q in cgroups]
-    rows = [*args.threads, *([] if args.no_policy else [POLICY])]
-    configs = [(n, q) for q in quotas for n in rows]
+    rows = [(n, wait) for wait in args.wait_policies for n in args.threads]  # (threads, OMP_WAIT_POLICY)
+    rows += [] if args.no_policy else [(POLICY, "default")]
+    base = rows[0]  # ratios are against this row, under the same quota
+    configs = [(row, q) for q in quotas for row in rows]
     steps = {"mlp_train": args.mlp_steps, "mlp_sample": args.sample_T, "unet_train": args.unet_steps}
     procs, info = {}, {}
     try:
-        for n, q in configs:
-            cmd = [sys.executable, __file__, "--worker", "--threads", str(n), "--unet-batch", str(args.unet_batch),
+        for (n, wait), q in configs:
+            cmd = [sys.executable, __file__, "--worker", "--unet-batch", str(args.unet_batch),
                    "--sample-T", str(args.sample_T)]
             if q is not None:
                 cmd += ["--cgroup", str(cgroups[q][0])]
-            env = {k: v for k, v in os.environ.items() if k != "DDPM_THREADS"}  # POLICY: as a student runs
+            # POLICY: no DDPM_THREADS, as a student runs; OMP_WAIT_POLICY only where a row asks for it
+            env = {k: v for k, v in os.environ.items() if k not in ("DDPM_THREADS", "OMP_WAIT_POLICY")}
             if n != POLICY:
                 env["DDPM_THREADS"] = str(n)
-            procs[n, q] = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            if wait != "default":
+                env["OMP_WAIT_POLICY"] = wait
+            procs[(n, wait), q] = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                            cwd=Path(__file__).parent, env=env)
 
         def ask(key, msg):
@@ -201,21 +212,21 @@ def main() -> None:
                 raise RuntimeError(f"worker {key} ended early (exit code {proc.wait()})")
             return json.loads(line)
 
-        for (n, q), proc in procs.items():
-            info[n, q] = json.loads(proc.stdout.readline())
-            expected = info[n, q]["budget_cpus"] if n == POLICY else n
-            if info[n, q]["torch_threads"] != expected:
-                raise RuntimeError(f"worker ({n}, {q}) runs {info[n, q]['torch_threads']} threads, not {expected}")
+        for ((n, wait), q), proc in procs.items():
+            info[(n, wait), q] = got = json.loads(proc.stdout.readline())
+            expected = got["budget_cpus"] if n == POLICY else n
+            if got["torch_threads"] != expected:
+                raise RuntimeError(f"worker ({n}, {wait}, {q}) runs {got['torch_threads']} threads, not {expected}")
         for w in args.workloads:  # one warm-up block each, not counted
             for key in configs:
                 ask(key, {"workload": w, "steps": steps[w]})
-        times = {(w, n, q): [] for w in args.workloads for n, q in configs}
+        times = {(w, row, q): [] for w in args.workloads for row, q in configs}
         t_start = time.perf_counter()
         for r in range(args.rounds):
             print(f"round {r + 1} of {args.rounds} ({time.perf_counter() - t_start:.0f} s)", file=sys.stderr)
             for w in args.workloads:
-                for n, q in configs:
-                    times[w, n, q].append(ask((n, q), {"workload": w, "steps": steps[w]})["seconds"])
+                for row, q in configs:
+                    times[w, row, q].append(ask((row, q), {"workload": w, "steps": steps[w]})["seconds"])
                     time.sleep(0.05)  # let the last worker's OpenMP threads stop spinning
         for key in configs:
             procs[key].stdin.write(json.dumps({"quit": True}) + "\n")
@@ -239,34 +250,38 @@ def main() -> None:
     for w in args.workloads:
         unit = UNITS[w]
         scale, digits = (1000, 1) if unit == "ms" else (1, 2)
-        head = "| threads | " + " | ".join(f"quota {_quota_text(q)}" for q in quotas) + " |"
-        lines += [f"\n{w}: median {unit} per step (x the 1-thread time under the same quota; min..max)", head,
+        lines += [f"\n{w}: median {unit} per step (x the time of row '{_label(base, w)}' under the same quota; "
+                  "min..max)", "| threads | " + " | ".join(f"quota {_quota_text(q)}" for q in quotas) + " |",
                   "|---" * (len(quotas) + 1) + "|"]
-        for n in rows:
+        for row in rows:
             cells = []
             for q in quotas:
-                t = times[w, n, q]
-                base = statistics.median(times[w, args.threads[0], q])
-                med = statistics.median(t)
-                cells.append(f"{med * scale:.{digits}f} ({med / base:.2f}x; "
+                t = times[w, row, q]
+                med, ref = statistics.median(t), statistics.median(times[w, base, q])
+                cells.append(f"{med * scale:.{digits}f} ({med / ref:.2f}x; "
                              f"{min(t) * scale:.{digits}f}..{max(t) * scale:.{digits}f})")
-                results.append({"workload": w, "threads": n if n != POLICY else "policy", "quota_cpus": q,
-                                "seconds": t, "median": med, "vs_first_threads": med / base})
-            label = n if n != POLICY else "setup_notebook()'s choice" + (" (1 for the MLP)" * w.startswith("mlp"))
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    chosen = "; ".join(f"quota {_quota_text(q)}: {info[args.threads[0], q]['budget_cpus']} "
-                       f"({info[args.threads[0], q]['budget_reason']})" for q in quotas)
-    lines.append("\nsetup_notebook()'s choice: no DDPM_THREADS, so configure_threads() sets the CPU budget below and "
-                 "small_model_threads() one thread for the MLP")
-    lines.append(f"\ncpu_budget() inside each worker (what setup_notebook() chooses there): {chosen}")
+                results.append({"workload": w, "threads": row[0] if row[0] != POLICY else "policy",
+                                "omp_wait_policy": row[1], "quota_cpus": q, "seconds": t, "median": med,
+                                "vs_base": med / ref})
+            lines.append(f"| {_label(row, w)} | " + " | ".join(cells) + " |")
+    budgets = {q: info[rows[0], q] for q in quotas}
+    lines.append("\nsetup_notebook()'s choice: no DDPM_THREADS, so configure_threads() sets cpu_budget()'s count and "
+                 "small_model_threads() one thread for the MLP. cpu_budget() inside each worker: "
+                 + "; ".join(f"quota {_quota_text(q)}: {b['budget_cpus']} ({b['budget_reason']})"
+                             for q, b in budgets.items()))
     lines.append(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)")
     print("\n".join(lines))
     write_json("threads" + (f"_{args.tag}" if args.tag else ""), {
         "env": environment(torch.device("cpu")), "lscpu": cpu, "load_before": load_before, "load_after": load_after,
         "args": {k: v for k, v in vars(args).items() if k not in ("worker", "cgroup")}, "skipped": skipped,
-        "budget": {_quota_text(q): {k: info[args.threads[0], q][k] for k in ("budget_cpus", "budget_reason")}
-                   for q in quotas},
+        "budget": {_quota_text(q): {k: b[k] for k in ("budget_cpus", "budget_reason")} for q, b in budgets.items()},
         "quota_files": {_quota_text(q): cgroups[q][1] for q in cgroups}, "rows": results, "table": "\n".join(lines)})
+
+
+def _label(row: tuple, workload: str) -> str:
+    n, wait = row
+    text = str(n) if n != POLICY else "setup_notebook()'s choice" + " (1 for the MLP)" * workload.startswith("mlp")
+    return text + (f", OMP_WAIT_POLICY={wait}" if wait != "default" else "")
 
 
 if __name__ == "__main__":

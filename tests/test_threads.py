@@ -329,6 +329,66 @@ def test_threads_benchmark_runs_and_skips_quota_rows_without_a_cgroup(threads_be
     assert "| threads | quota none |" in out and "CPU: " in out
     r = json.loads((tmp_path / "threads.json").read_text())
     assert [(row["threads"], row["quota_cpus"]) for row in r["rows"]] == [(1, None)]
-    assert r["rows"][0]["vs_first_threads"] == 1.0 and len(r["rows"][0]["seconds"]) == 1
+    assert r["rows"][0]["vs_base"] == 1.0 and len(r["rows"][0]["seconds"]) == 1
+    assert r["rows"][0]["omp_wait_policy"] == "default"
     assert r["skipped"] == {"1.0": "cannot create a cgroup with a 1-CPU quota: read-only file system"}
     assert r["budget"]["none"]["budget_cpus"] == cpu_budget().cpus
+
+
+# ----------------------------------------------------------------------------- the READMEs against the runs
+RESULTS = BENCH / "results"
+
+
+def _section() -> str:
+    text = (BENCH / "README.md").read_text()
+    return text[text.index("### 5. Threads and CPU quotas"):text.index("### GPU rows")]
+
+
+def _run(name: str) -> dict:
+    return json.loads((RESULTS / f"{name}.json").read_text())
+
+
+def _ratio(run: dict, workload: str, threads, quota, wait: str = "default") -> float:
+    (row,) = [r for r in run["rows"] if (r["workload"], r["threads"], r["quota_cpus"],
+                                         r.get("omp_wait_policy", "default")) == (workload, threads, quota, wait)]
+    return row.get("vs_base", row.get("vs_first_threads"))
+
+
+def test_benchmarks_readme_shows_the_runs_tables_and_ratios():
+    section = _section()
+    a, b, c = _run("threads_quiet"), _run("threads_busy"), _run("threads_busy_wait")
+    for run in (a, b):
+        rows = [line for line in run["table"].splitlines() if line.startswith("| ")]
+        assert rows and all(line in section for line in rows)
+    assert f"load average fell\nto {a['load_before'][0]:.2f}, {a['load_after'][0]:.2f} at the end" in section
+
+    def x(run, *key):
+        return f"{_ratio(run, *key):.2f}x"
+
+    says = [f"training step {x(a, 'mlp_train', 2, None)} slower than one without a quota and the U-Net's "
+            f"{x(a, 'unet_train', 2, None)}; in run B\n  {x(b, 'mlp_train', 2, None)} and "
+            f"{x(b, 'unet_train', 2, None)}.",
+            f"two passive threads at {x(a, 'unet_train', 2, None, 'PASSIVE')}\n",
+            f"two threads {x(c, 'mlp_train', 2, None)} (MLP training)\n  and {x(c, 'unet_train', 2, None)} (U-Net), "
+            f"two passive threads {x(c, 'mlp_train', 2, None, 'PASSIVE')} and "
+            f"{x(c, 'unet_train', 2, None, 'PASSIVE')}.",
+            f"under 1.5 CPUs two threads were {x(a, 'mlp_train', 2, 1.5)} and {x(a, 'unet_train', 2, 1.5)}\n",
+            f"under 1 CPU {x(a, 'mlp_train', 2, 1.0)} and {x(a, 'unet_train', 2, 1.0)};",
+            f"(two passive threads: {x(a, 'mlp_train', 2, None, 'PASSIVE')} of one thread's time",
+            f"busy machine ({x(a, 'unet_train', 'policy', None)} in run A)"]
+    for text in says:
+        assert text in section, text
+    # one thread with and without PASSIVE: the noise the prose quotes
+    quotas, loads = (None, 1.5, 1.0), ("mlp_train", "mlp_sample", "unet_train")
+    noise = max(max(r, 1 / r) for r in (_ratio(a, w, 1, q, "PASSIVE") for w in loads for q in quotas))
+    assert f"differ by up to {noise:.2f}x in run\n  A" in section
+    # what the prose claims of every cell: one thread never slower than two for the MLP in run A, 4 beat 2 in
+    # run B, and cpu_budget chose 1 under both quotas (the rows' medians, not a rounded figure)
+    assert all(_ratio(a, w, 2, q, wait) >= 1 for w in loads[:2] for q in quotas for wait in ("default", "PASSIVE"))
+    assert all(_ratio(b, w, 4, q) < _ratio(b, w, 2, q) for w in loads for q in quotas)
+    assert [a["budget"][k]["budget_cpus"] for k in ("none", "1.5 CPU", "1 CPU")] == [2, 1, 1]
+
+
+def test_readme_names_the_small_model_threshold():
+    readme = (ROOT / "README.md").read_text()
+    assert f"models under {SMALL_MODEL_PARAMETERS:,} parameters" in readme

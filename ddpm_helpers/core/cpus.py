@@ -183,12 +183,13 @@ def cgroup_quota(root: str | os.PathLike = "/") -> Quota | None:
 def cpu_budget(root: str | os.PathLike = "/", platform: str | None = None) -> CpuBudget:
     """How many CPUs this process may keep busy, and why (:attr:`CpuBudget.reason`).
 
-    ``min(affinity, floor(quota))``, at least 1. A fractional quota rounds **down**: with 1.5 CPUs of
-    quota and two threads, the two threads spend the period's 150 ms in 75 ms of wall time and are then
-    throttled together for the other 25 ms, and every parallel region that straddles a throttle waits
-    for its slowest thread; one thread is never throttled (benchmarks/README.md, "Threads and CPU quotas",
-    measures both at 1.5 CPUs). Go's automaxprocs rounds down for the same reason. ``platform`` (default
-    ``sys.platform``) decides whether cgroups are read at all: only on Linux.
+    ``min(affinity, floor(quota))``, at least 1. A fractional quota rounds **down**: a thread more than
+    the quota covers is throttled for part of every period, and torch's OpenMP threads wait for each
+    other at the end of every parallel region, spinning (which spends the quota too) unless
+    ``OMP_WAIT_POLICY=PASSIVE``. Under a 1.5-CPU quota two threads measured several times slower than
+    one, for the moons MLP and the U-Net alike (benchmarks/README.md, "Threads and CPU quotas"); Go's
+    automaxprocs rounds down too. ``platform`` (default ``sys.platform``) decides whether cgroups are
+    read at all: only on Linux.
     """
     affinity, source = affinity_cpus()
     quota = cgroup_quota(root) if (platform or sys.platform).startswith("linux") else None

@@ -179,7 +179,8 @@ def configure_threads(threads: int | None = None) -> int:
 
 
 # Models with fewer parameters than this train and sample on one CPU thread (small_model_threads): the
-# moons TimeMLP (120k) is faster on one, the FashionMNIST U-Net (1.06M) on two of an idle 2-core CPU.
+# moons TimeMLP (120k) is as fast on one thread as on two on an idle CPU and many times faster on a busy
+# one or under a quota; the FashionMNIST U-Net (1.06M) gains from a second thread on an idle CPU.
 SMALL_MODEL_PARAMETERS = 500_000
 
 
@@ -188,9 +189,10 @@ def small_model_threads(model: nn.Module, device: torch.device | str | None = No
     """One CPU thread for the block when ``model`` is small (< ``SMALL_MODEL_PARAMETERS``) and runs on
     the CPU; the previous count is restored in ``finally``. Yields the count in use.
 
-    A small model's matrix products take microseconds, so a second thread adds little and waits for
-    the first at every op; when another job or a CPU quota takes the second core away it waits for a
-    whole scheduler slice (benchmarks/README.md, "Threads and CPU quotas"). ``$DDPM_THREADS``, when
+    A small model's matrix products take microseconds, so a second thread adds little, and the threads
+    meet at the end of every op: OpenMP's waiting thread spins there, and when another job or a CPU
+    quota takes the second core away the spinning burns the time the other thread needs
+    (benchmarks/README.md, "Threads and CPU quotas"). ``$DDPM_THREADS``, when
     set, wins: the count it asked for stays. ``device``: where the model runs (default: its weights').
     """
     device = torch.device(device) if device is not None else model_device(model)
