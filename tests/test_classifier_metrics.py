@@ -139,21 +139,56 @@ def test_feature_dimension_mismatch_raises():
 
 
 # ----------------------------------------------------------------------------- nearest neighbours
-def test_nearest_neighbours_matches_brute_force_and_finds_copies():
+def _exact_distances(samples, train):
+    """Brute force from the differences, no matrix product: (N, M) distances."""
+    return torch.linalg.vector_norm(samples.flatten(1)[:, None] - train.flatten(1)[None], dim=2)
+
+
+@pytest.mark.parametrize("chunk", [1, 64, 4096])
+def test_nearest_neighbours_matches_brute_force_and_finds_copies(chunk):
     g = torch.Generator().manual_seed(0)
     train = torch.rand(300, 1, 28, 28, generator=g) * 2 - 1
     samples = torch.rand(7, 1, 28, 28, generator=g) * 2 - 1
     samples[3] = train[123]
-    d, i = nearest_neighbours(samples, train, chunk=64)
-    bd, bi = torch.cdist(samples.flatten(1), train.flatten(1)).min(1)
-    torch.testing.assert_close(d, bd)
+    d, i = nearest_neighbours(samples, train, chunk=chunk)
+    full = _exact_distances(samples, train)  # (7, 300)
+    bd, bi = full.min(1)
+    # Both sum the D = 784 squared differences, in orders that depend on the kernel and the shape. A sum of D
+    # non-negative float32 terms is within (D + 1) u (u = eps32 / 2) of exact, relatively, so each distance (a
+    # square root) is within (D + 1) u / 2, and the two are within (D + 1) u < D eps32 of each other.
+    eps32 = torch.finfo(torch.float32).eps
+    torch.testing.assert_close(d, bd, rtol=784 * eps32, atol=0)
+    # indices are integers, and the nearest image is clear of the second nearest by far more than that rounding
+    second = full.topk(2, dim=1, largest=False).values[:, 1]
+    assert (second - bd > 2 * 784 * eps32 * second).all()
     assert torch.equal(i, bi)
-    assert i[3] == 123 and d[3] < 1e-4
+    # a copy: every difference is 0, so its distance is exactly 0 on any CPU (not sqrt of round-off)
+    assert i[3] == 123 and d[3].item() == 0.0
+
+
+def test_nearest_neighbours_finds_the_copy_among_near_copies():
+    """Near copies (one pixel moved by 1e-3) and a copy are all at about 0.01 by torch.cdist's fast route;
+    the exact distances tell them apart: the copy wins at 0, and of two copies the lower training index."""
+    g = torch.Generator().manual_seed(1)
+    train = torch.rand(200, 1, 28, 28, generator=g) * 2 - 1
+    x = train[40].clone()
+    for k, j in enumerate((10, 20, 30, 70, 90)):  # five near copies, three of them before the copy
+        train[j] = x
+        train[j, 0, 3 + k, 14] += 1e-3
+    train[150] = x  # a second copy, after the first
+    samples = torch.stack([x, train[90], train[5]])
+    d, i = nearest_neighbours(samples, train, chunk=50)  # chunks over 25 rows: cdist takes its fast route
+    assert i.tolist() == [40, 90, 5] and d.tolist() == [0.0, 0.0, 0.0]
+    # the near copies are where they should be: one pixel, 1e-3 away (float32 rounding of x + 1e-3: < 1e-6)
+    near = _exact_distances(x[None], train[[10, 20, 30, 70, 90]])
+    torch.testing.assert_close(near, torch.full_like(near, 1e-3), rtol=0, atol=1e-6)
 
 
 def test_nearest_neighbours_shape_mismatch_raises():
     with pytest.raises(ValueError, match="same image shape"):
         nearest_neighbours(torch.zeros(2, 1, 28, 28), torch.zeros(5, 1, 14, 14))
+    with pytest.raises(ValueError, match="M >= 1"):
+        nearest_neighbours(torch.zeros(2, 1, 28, 28), torch.zeros(0, 1, 28, 28))
 
 
 # ----------------------------------------------------------------------------- the shipped classifier
@@ -256,6 +291,7 @@ def test_feature_cache_writes_once_then_loads_the_same_bits(tmp_path, monkeypatc
     path = metrics.feature_cache_path(x, clf, "toy")
     assert path.parent == tmp_path / "fid_features" and path.name.startswith("toy-") and not path.exists()
     first = metrics._cached_features(x, clf, "toy")
+    # exact: the same classifier on the same batch in one process runs the same kernels; the file holds a copy
     assert path.is_file() and torch.equal(first, classifier_features(x, clf)) and first.dtype == torch.float64
     monkeypatch.setattr(metrics, "classifier_features", lambda *a, **k: pytest.fail("recomputed a cached set"))
     again = metrics._cached_features(x, clf, "toy")
@@ -281,7 +317,7 @@ def test_feature_cache_recomputes_a_broken_file_and_survives_an_unwritable_cache
 
     clf = FashionClassifier(ClassifierConfig()).eval()
     x = _images(16, 1)
-    want = classifier_features(x, clf)
+    want = classifier_features(x, clf)  # compared exactly below: the same call on the same batch, or a copy of it
     monkeypatch.setenv("DDPM_CACHE_DIR", str(tmp_path))
     path = metrics.feature_cache_path(x, clf, "toy")
     path.parent.mkdir(parents=True)

@@ -67,7 +67,8 @@ def test_cosine_betas_match_formula(cosine1000):
 # ----------------------------------------------------------------------------- derived quantities
 def test_float64_derivation_exact(sched1000):
     b = sched1000.betas.double()  # float32 betas: linear/cosine were made in float64 first
-    # rebuild from the float64 betas exactly as the formulas say, then cast once
+    # rebuild from the float64 betas exactly as the formulas say, then cast once: the library's own torch ops on
+    # the same shapes, so the same kernels and the same bits on any CPU (this checks where the casts are)
     b64 = (torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64) if sched1000.kind == "linear"
            else _cosine_betas64(1000))
     assert torch.equal(b64.float(), sched1000.betas)

@@ -131,6 +131,7 @@ def test_train_is_reproducible_with_seed():
     data = make_moons_data(300)
     a = train(_tiny_mlp(0), data, SMALL, steps=20, batch_size=16, progress=False, seed=3)
     b = train(_tiny_mlp(0), data, SMALL, steps=20, batch_size=16, progress=False, seed=3)
+    # exact: the same call twice in one process (same seed, shapes, threads: the same kernels in the same order)
     np.testing.assert_array_equal(a.losses, b.losses)
     c = train(_tiny_mlp(0), data, SMALL, steps=20, batch_size=16, progress=False, seed=4)
     assert not np.array_equal(a.losses, c.losses)
@@ -173,7 +174,7 @@ def test_checkpoint_round_trip(tmp_path):
     for name in ("betas", "alphas", "alpha_bars", "alpha_bars_prev", "posterior_variance", "snr"):
         assert torch.equal(getattr(s2, name), getattr(sched, name)), name
     x, t = torch.randn(2, 1, 28, 28), torch.tensor([1, 40])
-    with torch.no_grad():
+    with torch.no_grad():  # exact: the same weights and input through the same kernels, in one process
         torch.testing.assert_close(loaded(x, t), model(x, t), rtol=0, atol=0)
 
 
@@ -185,7 +186,7 @@ def test_checkpoint_into_given_model_and_without_schedule(tmp_path):
     out, sched, meta = load_checkpoint(path, model=target)
     assert out is target and sched is None and meta == {}
     x, t = torch.randn(3, 2), torch.tensor([0, 1, 2])
-    with torch.no_grad():
+    with torch.no_grad():  # exact: the same weights and input through the same kernels, in one process
         torch.testing.assert_close(out(x, t), model(x, t), rtol=0, atol=0)
 
 

@@ -67,8 +67,8 @@ Reference = str | torch.Tensor        # "test", "train", or a (M, 1, 28, 28) ima
 def chamfer_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     """Symmetric mean nearest-neighbour distance. Shapes: a (N, D), b (M, D) -> float."""
     check_point_sets(a, b)
-    # (N, M) distances, on the CPU whatever the inputs' devices
-    d = torch.cdist(a.detach().float().cpu(), b.detach().float().cpu())
+    # (N, M) distances on the CPU from the differences (cheap in 2-D): identical sets score exactly 0 on any CPU
+    d = torch.cdist(a.detach().float().cpu(), b.detach().float().cpu(), compute_mode="donot_use_mm_for_euclid_dist")
     return 0.5 * (d.min(dim=1).values.mean() + d.min(dim=0).values.mean()).item()
 
 
@@ -313,28 +313,35 @@ def class_histogram(samples: torch.Tensor, classifier: nn.Module | None = None) 
     return np.bincount(logits.argmax(1).numpy(), minlength=logits.shape[1])
 
 
+_CANDIDATES = 8  # nearest training images by the fast distances whose distance is then computed exactly
+
+
 def nearest_neighbours(samples: torch.Tensor, train: torch.Tensor,
                        chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Memorization check: each sample's nearest training image in pixel space (Euclidean, [-1, 1] pixels).
 
-    ``torch.cdist`` over chunks of the training set, keeping the running minimum.
-    Returns ``(distances (N,), indices (N,))``. A sample whose distance is near 0 is a copy.
-    Shapes: samples (N, C, H, W), train (M, C, H, W).
+    ``torch.cdist`` over chunks of the training set finds ``_CANDIDATES`` near ones fast, but its route
+    ||a||^2 + ||b||^2 - 2 a.b cancels (a copy comes back at about 0.01); their distances are then computed
+    again as ||a - b||, so a copy is at exactly 0 on every CPU. On a tie the lowest training index wins.
+    Shapes: samples (N, C, H, W), train (M, C, H, W) -> (distances (N,), indices (N,)).
     """
-    if samples.ndim < 2 or train.ndim < 2 or samples.shape[1:] != train.shape[1:]:
-        raise ValueError(f"samples and train must be (N, ...) and (M, ...) with the same image shape, got "
-                         f"{tuple(samples.shape)} and {tuple(train.shape)}")
+    if samples.ndim < 2 or train.ndim < 2 or samples.shape[1:] != train.shape[1:] or train.shape[0] < 1:
+        raise ValueError(f"samples and train must be (N, ...) and (M, ...) with the same image shape and M >= 1, "
+                         f"got {tuple(samples.shape)} and {tuple(train.shape)}")
     check_int("chunk", chunk, lo=1)
     a = samples.flatten(1).float().cpu()  # (N, D)
-    best_d = torch.full((a.shape[0],), float("inf"), device="cpu")
-    best_i = torch.zeros(a.shape[0], dtype=torch.long, device="cpu")
+    cand_d, cand_i = [], []  # 1. each chunk's k nearest by the fast distances, then the k nearest of those
     for start in range(0, train.shape[0], chunk):
         b = train[start:start + chunk].flatten(1).float().cpu()  # (chunk, D)
-        d, i = torch.cdist(a, b).min(dim=1)                        # (N, chunk) -> (N,)
-        better = d < best_d
-        best_d = torch.where(better, d, best_d)
-        best_i = torch.where(better, i + start, best_i)
-    return best_d, best_i
+        d, i = torch.cdist(a, b).topk(min(_CANDIDATES, b.shape[0]), dim=1, largest=False)  # (N, chunk) -> (N, k)
+        cand_d.append(d)
+        cand_i.append(i + start)
+    keep = torch.cat(cand_d, 1).topk(min(_CANDIDATES, train.shape[0]), dim=1, largest=False).indices  # (N, k)
+    cand = torch.cat(cand_i, 1).gather(1, keep).sort(dim=1).values  # (N, k), in training-index order
+    # 2. exact distances of the candidates; min returns the first minimum, so a tie goes to the lowest index
+    b = train.flatten(1)[cand.to(train.device)].float().cpu()  # (N, k, D)
+    best_d, j = torch.linalg.vector_norm(b - a[:, None], dim=2).min(dim=1)  # (N, k) -> (N,)
+    return best_d, cand.gather(1, j[:, None]).squeeze(1)
 
 
 # ----------------------------------------------------------------------------- error bars of FID/KID
