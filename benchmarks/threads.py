@@ -58,9 +58,9 @@ def make_quota_cgroup(cpus: float, name: str, period_us: int = 100_000) -> tuple
     v2 = Path("/sys/fs/cgroup")
     controllers = v2 / "cgroup.controllers"
     if controllers.is_file() and "cpu" in controllers.read_text().split():
-        subtree = (v2 / "cgroup.subtree_control").read_text().split()
-        if "cpu" not in subtree:
-            (v2 / "cgroup.subtree_control").write_text("+cpu")
+        if "cpu" not in (v2 / "cgroup.subtree_control").read_text().split():  # left as the system has it
+            raise OSError(f"the cpu controller is not enabled for {v2}'s children "
+                          f"(as root: echo +cpu > {v2 / 'cgroup.subtree_control'})")
         d = v2 / name
         d.mkdir()
         try:
