@@ -19,7 +19,9 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-FIRST_PARTY = {"ddpm_helpers", "conftest", "_common"} | {p.stem for p in (ROOT / "tests").glob("test_*.py")}
+# the package, the tests' own modules and the benchmark scripts (tests import those from benchmarks/)
+FIRST_PARTY = ({"ddpm_helpers", "conftest"} | {p.stem for p in (ROOT / "tests").glob("test_*.py")}
+               | {p.stem for p in (ROOT / "benchmarks").glob("*.py")})
 
 
 def _names(requirements: list[str]) -> set[str]:
