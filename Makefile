@@ -71,7 +71,7 @@ test-full: install browser data
 # built (or reused from ~/.cache/ddpm_helpers/envs when its spec is unchanged), every notebook run in it, quick mode.
 ENVS ?=
 matrix: install data
-	DDPM_QUICK=1 $(PY) envs/matrix.py $(ENVS)
+	DDPM_QUICK=1 $(PY) envs/matrix.py --jobs 2 $(ENVS)
 
 # Offline decks: reveal.js and MathJax are fetched once from npm (build/vendor/) and copied beside them.
 SLIDES_FLAGS ?=

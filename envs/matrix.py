@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import tomllib
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -374,6 +375,15 @@ def cpu_model() -> str:
         return platform.processor() or platform.machine()
 
 
+def _timed_notebook(task: tuple[str, Path, str, int]) -> tuple[str, str, dict]:
+    """One (environment, notebook) run in a worker process: its result, or the error of the cell that failed."""
+    name, nb, kernel, timeout = task
+    try:
+        return name, nb.name, run_notebook(nb, kernel, timeout)
+    except Exception as e:  # a cell failed: report it and go on with the others
+        return name, nb.name, {"error": f"{type(e).__name__}: {str(e)[-3000:]}"}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("envs", nargs="*", default=DEFAULT_ENVS,
@@ -381,47 +391,62 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rebuild", action="store_true", help="build the environments again from nothing")
     ap.add_argument("--notebooks", default="*", help="glob of the notebooks to run (default: all)")
     ap.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="environments built and notebooks run at once (default 1: each notebook alone, under the "
+                         "thread policy a student gets; with more, each kernel gets DDPM_THREADS=1)")
     args = ap.parse_args(argv)
     unknown = [e for e in args.envs if e not in ENVS]
     if unknown:
         ap.error(f"unknown environment(s) {unknown}; choose from {list(ENVS)}")
+    if args.jobs < 1:
+        ap.error(f"--jobs must be a positive integer, got {args.jobs}")
     os.environ.setdefault("DDPM_QUICK", "1")
+    if args.jobs > 1:
+        os.environ["DDPM_THREADS"] = "1"  # the kernels share the cores instead of each taking all of them
     cache = Path(os.environ.get("DDPM_ENV_DIR", Path.home() / ".cache" / "ddpm_helpers" / "envs"))
     out_dir = ROOT / "build" / "matrix"
     out_dir.mkdir(parents=True, exist_ok=True)
     notebooks = sorted((ROOT / "notebooks").glob(f"{args.notebooks}.ipynb"))
-    failed = []
-    for name in args.envs:
-        env, t0 = ENVS[name](), time.perf_counter()
-        python = prepare(env, cache, args.rebuild)
+    t_start = time.perf_counter()
+    envs = {name: ENVS[name]() for name in args.envs}
+    # 1. the environments, built at once (pip's downloads and unpacking), then the package installed into each in
+    #    turn (two in-tree builds of the same checkout must not overlap)
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        pythons = dict(zip(envs, pool.map(lambda env: prepare(env, cache, args.rebuild), envs.values())))
+    installs, build_s = {}, {}
+    for name, env in envs.items():
         try:
-            install = env.install_package(python)
+            installs[name] = env.install_package(pythons[name])
         except SystemExit:
             shutil.rmtree(env.venv(cache), ignore_errors=True)  # no longer the spec's environment
             raise
-        build_s = time.perf_counter() - t0
-        jupyter_path = Path(tempfile.mkdtemp(prefix="ddpm-kernels-"))
-        os.environ["JUPYTER_PATH"] = f"{jupyter_path}{os.pathsep}{os.environ.get('JUPYTER_PATH', '')}"
-        kernel = kernel_spec(python, name, jupyter_path)
-        results = {}
-        for nb in notebooks:
-            log(f"{name}: {nb.name} ...")
-            try:
-                results[nb.name] = run_notebook(nb, kernel, args.timeout)
-                log(f"{name}: {nb.name} {results[nb.name]}")
-            except Exception as e:  # a cell failed: report it and go on to the next notebook
-                results[nb.name] = {"error": f"{type(e).__name__}: {str(e)[-3000:]}"}
-                failed.append(f"{name}/{nb.name}")
-                log(f"{name}: {nb.name} FAILED\n{results[nb.name]['error']}")
+        build_s[name] = round(time.perf_counter() - t_start, 1)
+    jupyter_path = Path(tempfile.mkdtemp(prefix="ddpm-kernels-"))
+    os.environ["JUPYTER_PATH"] = f"{jupyter_path}{os.pathsep}{os.environ.get('JUPYTER_PATH', '')}"
+    kernels = {name: kernel_spec(pythons[name], name, jupyter_path) for name in envs}
+    # 2. every notebook in every environment, --jobs at a time, each in a fresh kernel
+    tasks = [(name, nb, kernels[name], args.timeout) for name in envs for nb in notebooks]
+    results: dict[str, dict] = {name: {} for name in envs}
+    failed = []
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        for name, nb_name, result in pool.map(_timed_notebook, tasks):
+            results[name][nb_name] = result
+            if "error" in result:
+                failed.append(f"{name}/{nb_name}")
+                log(f"{name}: {nb_name} FAILED\n{result['error']}")
+            else:
+                log(f"{name}: {nb_name} {result}")
+    for name, python in pythons.items():
         versions = installed(python)
         record = {"env": name, "python": subprocess.run([str(python), "-V"], capture_output=True,
                                                         text=True).stdout.strip(),
                   "cpu": cpu_model(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                  "build_and_install_s": round(build_s, 1), "install": install, "notebooks": results,
+                  "jobs": args.jobs, "threads_env": os.environ.get("DDPM_THREADS"),
+                  "build_and_install_s": build_s[name], "install": installs[name], "notebooks": results[name],
                   "versions": {p: versions.get(p) for p in (*COLAB_PACKAGES, "ddpm-helpers") if p in versions}}
         (out_dir / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
-        log(f"{name}: done in {time.perf_counter() - t0:.0f} s; " +
-            ", ".join(f"{k[:2]} {v.get('seconds', 'FAILED')} s" for k, v in results.items()))
+        log(f"{name}: " + ", ".join(f"{k[:2]} {v.get('seconds', 'FAILED')} s" for k, v in results[name].items()))
+    log(f"matrix done in {time.perf_counter() - t_start:.0f} s")
     if failed:
         log(f"FAILED: {failed}")
         return 1
