@@ -32,6 +32,8 @@ __all__ = ["model_kind", "build_model", "config_dict", "save_checkpoint", "load_
 CHECKPOINT_FORMAT = "ddpm_helpers/1"
 PRETRAINED = {
     "fashion_unet": "DDPM U-Net on FashionMNIST (linear schedule, T=1000, epsilon prediction, EMA weights)",
+    "fashion_cond_unet": "Class-conditional DDPM U-Net on FashionMNIST for classifier-free guidance (notebook 07; "
+                         "label embedding added to the time embedding, null label 10, EMA weights)",
     "fashion_classifier": "Small FashionMNIST CNN: its 128-D penultimate layer is the feature space of "
                           "FID/KID in this series, its logits give the class histogram of samples",
 }

@@ -6,6 +6,11 @@ r"""Noise-prediction networks: ``model(x_t, t) -> eps_hat`` with the output shap
   embedding added between their two convolutions; a down path, a middle, and an up path
   that concatenates the matching down-path activations (skip connections).
 
+Class conditioning (notebook 07): with ``num_classes = K > 0`` in its config, a model takes labels,
+``model(x_t, t, y)``, y in 0..K-1, or K, the *null label* "no class" (``y=None`` means all null). The
+label's learned embedding is added to the time embedding; it starts at zero, so a conditional model
+built from an unconditional one's weights starts as that model.
+
 Each model keeps its config dataclass in ``model.config``; ``checkpoints.build_model`` rebuilds a
 model from ``(kind, config dict)``, which is what a checkpoint stores.
 """
@@ -18,10 +23,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .checks import merge_config
+from .checks import check_int, merge_config
 
 __all__ = ["sinusoidal_embedding", "TimeEmbedding", "MLPConfig", "TimeMLP", "UNetConfig", "ResBlock",
-           "UNet", "count_parameters"]
+           "UNet", "LabelEmbedding", "count_parameters"]
 
 
 def sinusoidal_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -61,6 +66,36 @@ def _check_t_batch(t: torch.Tensor, batch: int) -> torch.Tensor:
     return t
 
 
+class LabelEmbedding(nn.Module):
+    """A learned vector per class plus one for the null label (index ``num_classes``), initialised to zero.
+
+    Shapes: y (B,) integers in 0..num_classes, or None (all null) -> (B, dim)."""
+
+    def __init__(self, num_classes: int, dim: int):
+        super().__init__()
+        self.num_classes = check_int("num_classes", num_classes, lo=1)
+        self.table = nn.Embedding(num_classes + 1, dim)
+        nn.init.zeros_(self.table.weight)
+
+    def forward(self, y: torch.Tensor | None, batch: int, device: torch.device) -> torch.Tensor:
+        if y is None:
+            y = torch.full((batch,), self.num_classes, dtype=torch.long, device=device)
+        if not isinstance(y, torch.Tensor) or y.dtype.is_floating_point or tuple(y.shape) not in ((batch,), ()):
+            raise ValueError(f"y must be None or an integer tensor of shape ({batch},) with labels in "
+                             f"0..{self.num_classes} ({self.num_classes} = the null label), got {y!r:.60}")
+        return self.table(y.to(device, torch.long).expand(batch))
+
+
+def _label_term(model: nn.Module, y: torch.Tensor | None, batch: int, device: torch.device) -> torch.Tensor | int:
+    """The label embedding to add to the time embedding, or 0 for an unconditional model (which takes no y)."""
+    if model.label is None:
+        if y is not None:
+            raise ValueError(f"y must be None for an unconditional model (config.num_classes = 0), got labels; "
+                             f"build the model with num_classes > 0 to condition it")
+        return 0
+    return model.label(y, batch, device)
+
+
 # ----------------------------------------------------------------------------- MLP for 2-D points
 @dataclass
 class MLPConfig:
@@ -68,6 +103,7 @@ class MLPConfig:
     hidden: int = 128       # width of every hidden layer
     blocks: int = 3         # residual blocks, each Linear-SiLU-Linear with the time added
     time_dim: int = 32      # size of the sinusoidal time encoding
+    num_classes: int = 0    # > 0: a class-conditional model (labels 0..K-1, K = the null label)
 
 
 class TimeMLP(nn.Module):
@@ -84,11 +120,13 @@ class TimeMLP(nn.Module):
             for _ in range(config.blocks)
         )
         self.out = nn.Sequential(nn.SiLU(), nn.Linear(config.hidden, config.dim))
+        self.label = LabelEmbedding(config.num_classes, config.hidden) if config.num_classes else None
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if x.ndim != 2 or x.shape[1] != self.config.dim:
             raise ValueError(f"x must have shape (B, {self.config.dim}), got {tuple(x.shape)}")
         temb = self.time(_check_t_batch(t, x.shape[0]))  # (B,) -> (B, hidden)
+        temb = temb + _label_term(self, y, x.shape[0], x.device)
         h = self.inp(x)
         for block in self.blocks:
             h = h + block(h + temb)
@@ -108,6 +146,7 @@ class UNetConfig:
     attention_levels: tuple = ()               # levels (0 = full size) whose residual blocks are each followed
                                                # by self-attention, down and up (Ho et al. 2020: at 16x16)
     dropout: float = 0.0
+    num_classes: int = 0                       # > 0: class-conditional (labels 0..K-1, K = the null label)
 
 
 class ResBlock(nn.Module):
@@ -217,8 +256,9 @@ class UNet(nn.Module):
                                              nn.Conv2d(c, c, 3, padding=1)))  # (H, W) -> (2H, 2W)
         self.out = nn.Sequential(nn.GroupNorm(config.groups, c), nn.SiLU(),
                                  nn.Conv2d(c, config.in_channels, 3, padding=1))
+        self.label = LabelEmbedding(config.num_classes, tdim) if config.num_classes else None
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         cfg = self.config
         levels = len(cfg.channel_mults)
         if x.ndim != 4 or x.shape[1] != cfg.in_channels:
@@ -228,6 +268,7 @@ class UNet(nn.Module):
                              f"{2 ** (levels - 1)}; got {tuple(x.shape[-2:])} (it was built for "
                              f"{cfg.image_size}x{cfg.image_size})")
         temb = self.time(_check_t_batch(t, x.shape[0]))  # (B,) -> (B, 4 * base)
+        temb = temb + _label_term(self, y, x.shape[0], x.device)  # + the class's vector (0 if unconditional)
         h = self.stem(x)
         skips = [h]
         for layer in self.down:

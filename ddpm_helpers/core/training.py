@@ -16,7 +16,9 @@ counts its updates on the host, and the per-bucket losses accumulate on the devi
 ``w_t = 1`` is L_simple; notebook 05 passes the ELBO weights through ``loss_weights``;
 ``min_snr_gamma`` uses :func:`min_snr_weights`. The learning rate warms up linearly over ``warmup``
 steps, then stays (``lr_decay="none"``) or follows a half cosine to 0 at the run's end (``"cosine"``).
-A KeyboardInterrupt (the notebook's stop button) ends training cleanly: :func:`train`
+With ``labels`` (a class-conditional model, notebook 07) each example's label is passed as
+``model(x_t, t, y)``, replaced by the null label with probability ``label_dropout`` so that one
+network learns both eps(x_t, t, c) and eps(x_t, t, null). A KeyboardInterrupt (the notebook's stop button) ends training cleanly: :func:`train`
 returns everything trained so far, with ``result.interrupted = True``.
 """
 from __future__ import annotations
@@ -66,6 +68,8 @@ class TrainConfig:
     log_every: int = 50               # steps between progress-bar updates and bucket records
     time_limit: float | None = None   # stop (cleanly, like an interrupt) after this many seconds
     progress: bool = True             # show a tqdm bar
+    label_dropout: float = 0.1        # with ``labels``: the share of examples trained with the null label
+                                      # (classifier-free guidance, Ho & Salimans 2022: p_uncond = 0.1)
 
 
 # The series' recipe for the FashionMNIST U-Net (train-unet, notebook 04, benchmarks/time_to_quality.py):
@@ -153,6 +157,23 @@ class EMA:
         self.updates += 1
 
 
+def _check_labels(model: nn.Module, data: torch.Tensor, labels: torch.Tensor | None, config: TrainConfig) -> None:
+    k = getattr(getattr(model, "config", None), "num_classes", 0)
+    if labels is None:
+        return
+    if not k:
+        raise ValueError("labels were given, but the model is unconditional (config.num_classes = 0); "
+                         "build it with num_classes > 0")
+    if (not isinstance(labels, torch.Tensor) or labels.dtype.is_floating_point
+            or tuple(labels.shape) != (data.shape[0],)):
+        raise ValueError(f"labels must be an integer tensor of shape ({data.shape[0]},), one per example, got "
+                         f"{type(labels).__name__} {tuple(getattr(labels, 'shape', ()))}")
+    if labels.numel() and not (0 <= int(labels.min()) and int(labels.max()) < k):
+        raise ValueError(f"labels must lie in 0..{k - 1} (the model's num_classes = {k}; {k} is the null label, "
+                         f"which training draws itself), got {int(labels.min())}..{int(labels.max())}")
+    check_number("config.label_dropout", config.label_dropout, lo=0, hi=1)
+
+
 def _check_train_inputs(data: torch.Tensor, sched: NoiseSchedule, config: TrainConfig,
                         loss_weights: torch.Tensor | None) -> None:
     if not isinstance(data, torch.Tensor) or data.ndim < 2 or data.shape[0] < 1:
@@ -180,24 +201,27 @@ def _check_train_inputs(data: torch.Tensor, sched: NoiseSchedule, config: TrainC
 def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: TrainConfig | None = None,
           loss_weights: torch.Tensor | None = None,
           callback: Callable[[int, nn.Module, nn.Module, float], bool | None] | None = None,
-          **overrides) -> TrainResult:
+          labels: torch.Tensor | None = None, **overrides) -> TrainResult:
     """Train ``model`` to predict the noise in ``q_sample(data, t)``; see the module docstring.
 
     ``overrides`` set single fields of ``config`` (``train(m, x, sched, steps=500)``).
     ``callback(step, model, ema, seconds)`` runs every ``log_every`` steps (``seconds``: training time so
     far, excluding earlier callbacks); returning True stops training. Time spent inside it is not counted.
-    Shapes: data (N, ...) with the model's input shape per example; loss_weights (T,) or None.
+    ``labels``: one class per example for a class-conditional model (see the module docstring).
+    Shapes: data (N, ...) with the model's input shape per example; labels (N,) or None; loss_weights (T,) or None.
     """
     if overrides or config is None:  # a new config; the caller's is never modified
         config = merge_config(TrainConfig, config, overrides)
     _check_train_inputs(data, sched, config, loss_weights)
+    _check_labels(model, data, labels, config)
     device = pick_device(config.device)
     with small_model_threads(model, device):  # one CPU thread for the 2-D MLP (runtime.SMALL_MODEL_PARAMETERS)
-        return _train(model, data, sched, config, loss_weights, callback, device)
+        return _train(model, data, sched, config, loss_weights, callback, device, labels)
 
 
 def _train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: TrainConfig,
-           loss_weights: torch.Tensor | None, callback, device: torch.device) -> TrainResult:
+           loss_weights: torch.Tensor | None, callback, device: torch.device,
+           labels: torch.Tensor | None = None) -> TrainResult:
     """:func:`train`'s loop, on checked inputs."""
     cuda = device.type == "cuda"
 
@@ -209,6 +233,9 @@ def _train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: T
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     data = data.to(device, torch.float32)
+    if labels is not None:
+        labels = labels.to(device, torch.long)
+        null = model.config.num_classes  # the null label's index
     sched = sched.to(device)
     if config.min_snr_gamma is not None:
         loss_weights = min_snr_weights(sched, config.min_snr_gamma)
@@ -252,9 +279,13 @@ def _train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: T
             t = torch.randint(0, sched.T, (config.batch_size,), device=device, generator=gen)
             noise = torch.randn(x0.shape, device=device, generator=gen)
             x_t, _ = q_sample(x0, t, sched, noise=noise, check=False)
+            cond = ()
+            if labels is not None:  # the labels, each dropped to the null label with p = label_dropout
+                drop = torch.rand(config.batch_size, device=device, generator=gen) < config.label_dropout
+                cond = (torch.where(drop, null, labels[idx]),)
             # 4. the model in its precision, the loss in float32
             with autocast(device, precision):
-                eps_hat = forward(x_t, t)
+                eps_hat = forward(x_t, t, *cond)
             mse = (eps_hat.float() - noise).pow(2).flatten(1).mean(1)  # (B, ...) -> (B,)
             per_example = mse if weights is None else mse * weights[t]
             loss = per_example.mean()
