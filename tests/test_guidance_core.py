@@ -36,8 +36,8 @@ def test_guided_is_the_classifier_free_combination():
             want = eu + s * (ec - eu)
             # one call on a doubled batch vs two calls: same maths, different batch shape (atol: float32 rounding)
             torch.testing.assert_close(Guided(m, y, s)(x, t), want, rtol=1e-5, atol=1e-5)
-        torch.testing.assert_close(Guided(m, 1, 3.0)(x, t), guided_eps(m(x, t, torch.ones(6, dtype=torch.long)), eu, 3.0),
-                                   rtol=1e-5, atol=1e-5)
+        ones = torch.ones(6, dtype=torch.long)
+        torch.testing.assert_close(Guided(m, 1, 3.0)(x, t), guided_eps(m(x, t, ones), eu, 3.0), rtol=1e-5, atol=1e-5)
     assert not torch.allclose(ec, eu)  # the check above is not vacuous
 
 
@@ -52,7 +52,8 @@ def test_guided_refuses_bad_labels_and_scales(bad):
 
 def test_an_unconditional_model_refuses_labels_and_a_conditional_one_refuses_bad_shapes():
     with pytest.raises(ValueError, match="unconditional"):
-        TimeMLP(hidden=8, blocks=1)(torch.zeros(2, 2), torch.zeros(2, dtype=torch.long), torch.zeros(2, dtype=torch.long))
+        zeros = torch.zeros(2, dtype=torch.long)
+        TimeMLP(hidden=8, blocks=1)(torch.zeros(2, 2), zeros, zeros)
     with pytest.raises(ValueError, match="y must"):
         _mlp()(torch.zeros(2, 2), torch.zeros(2, dtype=torch.long), torch.zeros(3, dtype=torch.long))
 

@@ -44,8 +44,10 @@ class Guided(nn.Module):
         if isinstance(labels, bool) or not isinstance(labels, (int, torch.Tensor)):
             raise ValueError(f"labels must be an int class in 0..{k - 1} or a (B,) integer tensor, got {labels!r:.60}")
         lab = torch.as_tensor(labels)
-        if lab.dtype.is_floating_point or lab.ndim > 1 or (lab.numel() and not (0 <= int(lab.min()) and int(lab.max()) < k)):
-            raise ValueError(f"labels must be classes in 0..{k - 1} (an int or a (B,) integer tensor), got {labels!r:.60}")
+        in_range = lab.numel() == 0 or (0 <= int(lab.min()) and int(lab.max()) < k)
+        if lab.dtype.is_floating_point or lab.ndim > 1 or not in_range:
+            raise ValueError(f"labels must be classes in 0..{k - 1} (an int or a (B,) integer tensor), "
+                             f"got {labels!r:.60}")
         self.model, self.num_classes = model, k
         self.register_buffer("labels", lab.long(), persistent=False)
         self.scale = check_number("scale", scale, lo=0, what="0: unconditional, 1: conditional, > 1: guided")

@@ -90,8 +90,8 @@ def _label_term(model: nn.Module, y: torch.Tensor | None, batch: int, device: to
     """The label embedding to add to the time embedding, or 0 for an unconditional model (which takes no y)."""
     if model.label is None:
         if y is not None:
-            raise ValueError(f"y must be None for an unconditional model (config.num_classes = 0), got labels; "
-                             f"build the model with num_classes > 0 to condition it")
+            raise ValueError("y must be None for an unconditional model (config.num_classes = 0), got labels; "
+                             "build the model with num_classes > 0 to condition it")
         return 0
     return model.label(y, batch, device)
 
