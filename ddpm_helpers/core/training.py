@@ -18,7 +18,8 @@ counts its updates on the host, and the per-bucket losses accumulate on the devi
 steps, then stays (``lr_decay="none"``) or follows a half cosine to 0 at the run's end (``"cosine"``).
 With ``labels`` (a class-conditional model, notebook 07) each example's label is passed as
 ``model(x_t, t, y)``, replaced by the null label with probability ``label_dropout`` so that one
-network learns both eps(x_t, t, c) and eps(x_t, t, null). A KeyboardInterrupt (the notebook's stop button) ends training cleanly: :func:`train`
+network learns both eps(x_t, t, c) and eps(x_t, t, null).
+A KeyboardInterrupt (the notebook's stop button) ends training cleanly: :func:`train`
 returns everything trained so far, with ``result.interrupted = True``.
 """
 from __future__ import annotations
