@@ -21,7 +21,7 @@ from ddpm_helpers.cli.editions import COLAB_SETUP_SOURCE, COLAB_TAG
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_NAMES = ["01_forward_process.ipynb", "02_closed_form.ipynb", "03_moons_denoiser.ipynb",
-                  "04_unet_fashion_mnist.ipynb", "05_elbo_to_mse.ipynb", "06_ddim.ipynb"]
+                  "04_unet_fashion_mnist.ipynb", "05_elbo_to_mse.ipynb", "06_ddim.ipynb", "07_guidance.ipynb"]
 # both editions: the instructor's notebooks/ and the committed student/ (what the badges open)
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "student").glob("*.ipynb"))
 IDS = [f"{p.parent.name}/{p.stem}" for p in NOTEBOOKS]
