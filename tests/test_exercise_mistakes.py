@@ -1,4 +1,5 @@
-"""Every check names the mistake (issue 21, section 3), for all exercises of the six notebooks.
+"""Every check names the mistake (issue 21, section 3; notebook 07's, issue 23), for all exercises of the seven
+notebooks.
 
 * the catalogue: each exercise's variants (reference, accepted forms, mistakes) differ from each other on
   its cases, by more than 10x the check's tolerance, so the first variant that reproduces an answer is the
@@ -21,11 +22,12 @@ import torch
 from ddpm_helpers.lessons.ddim import exercises as ddim_ex
 from ddpm_helpers.lessons.elbo import exercises as elbo_ex
 from ddpm_helpers.lessons.forward import exercises as forward_ex
+from ddpm_helpers.lessons.guidance import exercises as guidance_ex
 from ddpm_helpers.lessons.moons import exercises as moons_ex
 from ddpm_helpers.lessons.unet import exercises as unet_ex
 from ddpm_helpers.ui.checking import as_f64, check_answer
 
-MODULES = [forward_ex, moons_ex, unet_ex, elbo_ex, ddim_ex]
+MODULES = [forward_ex, moons_ex, unet_ex, elbo_ex, ddim_ex, guidance_ex]
 EXERCISES = {name: make for m in MODULES for name, make in m.EXERCISES.items()}
 IDS = list(EXERCISES)
 R = math.sqrt
@@ -173,6 +175,17 @@ HAND_WRITTEN = {  # exercise -> answers a student could write, each mathematical
     "respaced_betas": [lambda ab, ts: [1 - ab[t].item() / (ab[ts[k - 1]].item() if k else 1.0)
                                        for k, t in enumerate(ts)],
                        lambda ab, ts: 1 - ab[ts] / torch.cat([torch.ones(1, dtype=ab.dtype), ab[ts][:-1]])],
+    "classifier_guided_eps": [lambda e, gr, ab, s: e - s * math.sqrt(1 - ab) * gr,
+                              lambda e, gr, ab, s: -math.sqrt(1 - ab) * (-e / math.sqrt(1 - ab) + s * gr)],
+    "guided_eps": [lambda ec, eu, s: (1 - s) * eu + s * ec, lambda ec, eu, s: s * ec - (s - 1) * eu,
+                   lambda ec, eu, s: torch.lerp(eu, ec, s),
+                   lambda ec, eu, s: ec.numpy() + (s - 1) * (ec.numpy() - eu.numpy())],
+    "drop_labels": [lambda y, p, k, u, training: torch.where(u < p, k, y) if training else y,
+                    lambda y, p, k, u, training: y.masked_fill((u < p) & training, k),
+                    lambda y, p, k, u, training: [k if training and ui < p else yi for yi, ui in zip(y.tolist(),
+                                                                                               u.tolist())],
+                    lambda y, p, k, u, training: torch.where(u <= p, torch.full_like(y, k), y) if training else y],
+    "null_label": [lambda k: (k + 1, k), lambda k: [k + 1, k], lambda k: torch.tensor([k + 1, k])],
 }
 
 
@@ -315,3 +328,47 @@ def test_the_engine_accepts_only_what_it_can_read(capsys):
     ex = EXERCISES["signal_left"]()
     ok, out = verdict(lambda fn: check_answer(fn, ex), lambda T, b0, b1: [0.1, 0.2], capsys)
     assert not ok and "return one number, got [0.1, 0.2]" in out, out
+
+
+# ----------------------------------------------------------------------------- issue 23's list (notebook 07)
+G = guidance_ex
+ISSUE_23_LIST = [
+    (G.check_guided_eps, lambda ec, eu, s: eu - s * (ec - eu), ["Wrong sign", "steers AWAY from the class"]),
+    (G.check_guided_eps, lambda ec, eu, s: s * eu + (1 - s) * ec, ["The scale is on the wrong term"]),
+    (G.check_guided_eps, lambda ec, eu, s: (1 + s) * ec - s * eu, ["Ho & Salimans' form", "conventions are mixed"]),
+    (G.check_guided_eps, lambda ec, eu, s: eu + (s - 1) * (ec - eu), ["You used s - 1 (Ho & Salimans' w)"]),
+    (G.check_guided_eps, lambda ec, eu, s: s * (ec - eu), ["The unconditional term in front is missing"]),
+    (G.check_guided_eps, lambda ec, eu, s: eu + s * ec - eu, ["parentheses around (eps_cond - eps_uncond)"]),
+    (G.check_drop_labels, lambda y, p, k, u, training: torch.where(u < p, k, y),
+     ["You also drop labels at sampling (training = False)"]),
+    (G.check_drop_labels, lambda y, p, k, u, training: torch.full_like(y, k) if training else y,
+     ["You replace EVERY label by the null label"]),
+    (G.check_drop_labels, lambda y, p, k, u, training: torch.where(u > p, k, y) if training else y,
+     ["with probability 1 - p", "probability of DROPPING"]),
+    (G.check_drop_labels, lambda y, p, k, u, training: torch.where(u < p, 0, y) if training else y,
+     ["You replace dropped labels by 0", "class 0"]),
+    (G.check_drop_labels, lambda y, p, k, u, training: torch.where(torch.rand(y.shape) < p, k, y) if training else y,
+     ["draws fresh random numbers: use the `u` argument"]),
+    (G.check_null_label, lambda k: (k + 1, 0), ["0 is the index of class 0", "guidance towards it does nothing"]),
+    (G.check_null_label, lambda k: (k + 1, k - 1), ["K - 1 is the index of class K - 1"]),
+    (G.check_null_label, lambda k: (k, k - 1), ["A table of K rows has no row to spare"]),
+    (G.check_null_label, lambda k: (k, k), ["raises IndexError for K", "K + 1 rows"]),
+    (G.check_classifier_guided_eps, lambda e, gr, ab, s: e + s * math.sqrt(1 - ab) * gr, ["Wrong sign"]),
+    (G.check_classifier_guided_eps, lambda e, gr, ab, s: e - s * gr / math.sqrt(1 - ab), ["conversion is inverted"]),
+]
+
+
+@pytest.mark.parametrize("check, answer, words", ISSUE_23_LIST)
+def test_the_slips_issue_23_lists_are_named(check, answer, words, capsys):
+    ok, out = verdict(check, answer, capsys)
+    assert not ok and all(w in out for w in words), out
+
+
+def test_label_dropout_is_told_from_its_mirror_at_sampling(capsys):
+    """Dropping at sampling is named only if a case runs with training=False and some u < p; dropping only at
+    sampling (the flag inverted) is a different message."""
+    ex = G.EXERCISES["drop_labels"]()
+    assert any(not tr and bool((u < p).any()) for _, p, _, u, tr in ex.cases)
+    assert any(tr and 0 < p < 1 and bool((u < p).any()) and bool((u >= p).any()) for _, p, _, u, tr in ex.cases)
+    ok, out = verdict(ex.check, lambda y, p, k, u, training: y if training else torch.where(u < p, k, y), capsys)
+    assert not ok and "The flag is inverted" in out, out
