@@ -85,7 +85,7 @@ def test_floor_spread_and_ci_on_fashion_mnist(fashion):
 
 
 def test_quality_reading_explains_below_floor_and_negative_kid():
-    from ddpm_helpers.lessons.unet.quality import quality_ci_markdown, quality_reading
+    from ddpm_helpers.ui.tables import quality_ci_markdown, quality_reading
 
     floor = {"n": 128, "fid": 5.0, "fid_std": 0.5, "kid": 0.001, "kid_std": 0.01, "seeds": 5}
     below = {"n": 128, "fid": 4.6, "fid_std": 0.4, "kid": -0.002, "kid_std": 0.01}

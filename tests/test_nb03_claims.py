@@ -16,7 +16,8 @@ import torch
 
 from ddpm_helpers import NoiseSchedule, TimeMLP, ddpm_sample, make_moons_data, train
 from ddpm_helpers.core.metrics import chamfer_distance, moons_floor
-from ddpm_helpers.lessons.moons import denoiser_fields, moons_mass_split, off_moons_fraction
+from ddpm_helpers.core.moons import moons_mass_split, off_moons_fraction
+from ddpm_helpers.lessons.moons import denoiser_fields
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "03_moons_denoiser.ipynb"
 QUICK_STEPS, N_SAMPLES = 2000, 1000   # the notebook's budget(3000, 2000) training steps, budget(2000, 1000) points

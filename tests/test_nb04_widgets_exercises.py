@@ -169,6 +169,7 @@ def test_filmstrip_frames(tiny_model, linear1000):
 def test_nb04_figures_draw():
     from ddpm_helpers.lessons.unet import figures as unet_figures
     from ddpm_helpers.ui.style import figure_to_array
+    from ddpm_helpers.ui.tables import quality_markdown
 
     imgs = torch.rand(6, 1, 28, 28) * 2 - 1
     figs = [unet_figures.plot_time_embedding(16, 100), unet_figures.plot_sample_grid(imgs, nrow=3),
@@ -180,5 +181,5 @@ def test_nb04_figures_draw():
     for f in figs:
         a = figure_to_array(f)
         assert a.ndim == 3 and a[..., :3].std() > 0
-    md = unet_figures.quality_markdown({"x": {"n": 5, "fid": 1.234, "kid": 0.002, "kid_std": 0.001}})
+    md = quality_markdown({"x": {"n": 5, "fid": 1.234, "kid": 0.002, "kid_std": 0.001}})
     assert "| x | 5 | 1.23 | 2.0 ± 1.0 |" in md

@@ -26,7 +26,7 @@ import math
 import torch
 
 from ...ui.checking import Exercise, Term, as_f64, numbers, stack_parts, term_slips
-from ..moons.exercises import MEAN_NAMED, mean_terms
+from ...ui.slips import MEAN_NAMED, mean_terms
 
 __all__ = ["check_gaussian_kl", "check_posterior_mean_eps", "check_elbo_weight", "check_posterior_variance",
            "check_eps_form_coefs", "check_w_snr_form"]

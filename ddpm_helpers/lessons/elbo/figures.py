@@ -1,11 +1,12 @@
 r"""Figures of notebook 05: from the ELBO to the mean squared error.
 
-* :func:`draw_diffusion_chain` (from notebook 01): the forward and reverse chains as a graphical model.
 * :func:`plot_posterior_bayes`: q(x_{t-1} | x_t, x_0) by brute-force Bayes on a grid against the formula.
 * :func:`plot_elbo_weights`: the ELBO's weight w_t of each timestep, per schedule and variance choice.
 * :func:`plot_exact_reverse_step`: the true reverse step of two-mode data beside one Gaussian.
-* :func:`plot_moons_comparison`, :func:`plot_weighted_bucket_losses`, :func:`plot_mass_split` (from
-  notebook 03): L_simple against the bound on the moons.
+* :func:`plot_moons_comparison`, :func:`plot_weighted_bucket_losses`: L_simple against the bound on the moons.
+
+The graphical model and the mass split that notebook 05 shares with notebooks 01 and 03 are in
+:mod:`ddpm_helpers.ui.figures`.
 
 Those that take ``fig`` draw into it (cleared): the slider panels redraw one figure.
 
@@ -29,13 +30,11 @@ from matplotlib.figure import Figure
 
 from ...core.reverse import q_posterior
 from ...ui.style import new_figure, styled
-from ..forward.figures import draw_diffusion_chain
-from ..moons.figures import plot_mass_split
 from .bound import elbo_loss_weights, elbo_weights, posterior_factor_variances, posterior_on_grid
 from .theory import exact_reverse_step, gaussian_fit_kl, mixture_pdf
 
-__all__ = ["draw_diffusion_chain", "plot_posterior_bayes", "plot_elbo_weights", "plot_exact_reverse_step",
-           "plot_moons_comparison", "plot_weighted_bucket_losses", "plot_mass_split"]
+__all__ = ["plot_posterior_bayes", "plot_elbo_weights", "plot_exact_reverse_step", "plot_moons_comparison",
+           "plot_weighted_bucket_losses"]
 
 
 @styled

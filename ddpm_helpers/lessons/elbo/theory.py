@@ -19,8 +19,6 @@ Notation (symbol -> name):
 * The exact reverse step of 1-D mixture data from step t to an earlier step s (Bayes with Gaussians):
   q(x_s | x_t) \propto q(x_t | x_s) q(x_s), with q(x_t | x_s) = N(\sqrt{a} x_s, 1 - a), a = \bar\alpha_t / \bar\alpha_s,
   is again a Gaussian mixture; it is close to one Gaussian only when the jump is small.
-
-Notebook 05 also measures the moons' mass split of notebook 03: :func:`moons_mass_split` is re-exported here.
 """
 from __future__ import annotations
 
@@ -30,10 +28,9 @@ import torch
 
 from ...core.checks import check_int, check_number
 from ...core.schedules import NoiseSchedule
-from ..moons.theory import moons_mass_split
 
 __all__ = ["float64_schedule", "elbo_weights_snr", "sum_over_t_estimate", "importance_proposal",
-           "mixture_marginal", "exact_reverse_step", "mixture_pdf", "gaussian_fit_kl", "moons_mass_split"]
+           "mixture_marginal", "exact_reverse_step", "mixture_pdf", "gaussian_fit_kl"]
 
 
 # ----------------------------------------------------------------------------- schedules in float64

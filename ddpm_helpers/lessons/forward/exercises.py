@@ -22,16 +22,11 @@ import torch
 from ...core.forward import forward_step, q_sample
 from ...core.schedules import NoiseSchedule
 from ...ui.checking import HALF_POWER, Exercise, Term, as_f64, numbers, stack_parts, term_slips
+from ...ui.slips import SHIFT_BACK, SHIFT_ON
 
 __all__ = ["check_forward_step", "check_signal_left", "check_q_sample", "check_two_steps"]
 
 r = math.sqrt
-
-# the index slips of 0-indexed t, shared with notebook 03's checks
-SHIFT_BACK = ("Index t-1 where t belongs: with 0-indexed t, alpha_bars[t] already includes step t, and at t = 0, "
-              "[t-1] wraps around to [-1], the LAST step.")
-SHIFT_ON = "Index t+1 where t belongs: alpha_bars[t] already includes step t, and at t = T-1, [t+1] is out of range."
-
 
 _SHRINK_IS_NOISE = "x_{t-1}'s coefficient is √(1-β_t); you used √β_t, the noise's."
 _NOISE_IS_SHRINK = "ε's coefficient is √β_t; you used √(1-β_t), x_{t-1}'s."

@@ -1,6 +1,7 @@
 r"""Figures of notebooks 01 (the forward process) and 02 (its closed form).
 
-* :func:`draw_diffusion_chain`: the forward chain q and the reverse chain p_theta as a graphical model.
+* The forward chain q and the reverse chain p_theta as a graphical model is
+  :func:`ddpm_helpers.ui.figures.draw_diffusion_chain` (notebook 05 draws it too).
 * :func:`image_row`, :func:`plot_chain_variance`, :func:`plot_schedules`, :func:`terminal_snr_markdown`,
   :func:`plot_terminal_signal`: an image noised step by step, why the chain shrinks, what the schedules
   keep of the signal, and what is left of it at the last step.
@@ -24,13 +25,12 @@ import math
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from matplotlib.patches import Circle, FancyArrowPatch
 
 from ...ui.style import new_figure, show_image, styled
 from ...ui.tables import markdown_table
 from .experiments import chain_variance, pixel_correlation, snr_zero_db_crossing
 
-__all__ = ["draw_diffusion_chain", "image_row", "plot_chain_variance", "plot_schedules", "terminal_snr_markdown",
+__all__ = ["image_row", "plot_chain_variance", "plot_schedules", "terminal_snr_markdown",
            "plot_terminal_signal", "plot_pixel_histogram", "plot_chain_vs_jump", "draw_forward_panel",
            "draw_chain_jump_panel"]
 
@@ -217,37 +217,3 @@ def draw_chain_jump_panel(fig: Figure, chain: torch.Tensor, jump: torch.Tensor, 
            title=f"{sched.kind}, t={t}: mean {a.mean():.3f} vs {b.mean():.3f}, "
                  f"var {a.var():.3f} vs {b.var():.3f}\nKS p = {p:.2f}")
     a3.legend(fontsize=11)
-
-
-@styled
-def draw_diffusion_chain() -> Figure:
-    r"""The DDPM graphical model (Ho et al. 2020, fig. 2): nodes x_T ... x_t, x_{t-1} ... x_0, the fixed
-    forward steps q(x_t | x_{t-1}) (dashed, left to right in time) below, the learned reverse steps
-    p_theta(x_{t-1} | x_t) above."""
-    names = [r"$x_T$", r"$\cdots$", r"$x_t$", r"$x_{t-1}$", r"$\cdots$", r"$x_0$"]
-    xs = np.linspace(0.6, 11.4, len(names))
-    fig = new_figure(figsize=(12, 4.2))
-    ax = fig.subplots()
-    ax.set(xlim=(0, 12), ylim=(-2.1, 2.1), aspect="equal")
-    ax.set_axis_off()
-    for x, name in zip(xs, names):
-        if name != r"$\cdots$":
-            ax.add_patch(Circle((x, 0), 0.5, fc="white", ec="black", lw=2))
-        ax.text(x, 0, name, ha="center", va="center", fontsize=17)
-
-    def arrow(i, j, y, color, ls, label, y_label):
-        # arc3 with rad < 0 bends a left-to-right arrow upwards and a right-to-left one downwards
-        ax.add_patch(FancyArrowPatch((xs[i], y), (xs[j], y), connectionstyle="arc3,rad=-0.4",
-                                     arrowstyle="-|>", mutation_scale=22, lw=2, color=color, ls=ls))
-        if label:
-            ax.text((xs[i] + xs[j]) / 2, y_label, label, ha="center", va="center", fontsize=14, color=color)
-
-    for i in range(len(xs) - 1):  # reverse, learned: x_T -> x_0, above the nodes
-        arrow(i, i + 1, 0.5, "tab:blue", "-", r"$p_\theta(x_{t-1}\mid x_t)$" if i == 2 else "", 1.3)
-    for i in range(len(xs) - 1, 0, -1):  # forward, fixed: x_0 -> x_T, below the nodes
-        arrow(i, i - 1, -0.5, "tab:red", "--", r"$q(x_t\mid x_{t-1})$" if i == 3 else "", -1.3)
-    ax.text(xs[0], 1.75, "pure noise\n" + r"$p(x_T) = \mathcal{N}(0, I)$", ha="center", fontsize=13)
-    ax.text(xs[-1], 1.75, "data\n" + r"$q(x_0)$", ha="center", fontsize=13)
-    ax.set_title("The forward chain q (red, fixed: adds noise) and the reverse chain "
-                 r"$p_\theta$ (blue, learned: removes it)")
-    return fig

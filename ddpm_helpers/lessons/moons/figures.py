@@ -1,12 +1,12 @@
 r"""Figures of notebook 03: a denoiser for the 2-D two moons.
 
-* :func:`plot_loss_curve`, :func:`plot_bucket_losses`: the training loss, over steps and per timestep
-  beside three baselines (notebook 04 re-uses the loss curve).
+* :func:`plot_bucket_losses`: the training loss per timestep beside three baselines (the loss curve over
+  steps, :func:`ddpm_helpers.ui.figures.plot_loss_curve`, is shared with notebook 04).
 * :func:`scatter_clouds`, :func:`moons_animation`, :func:`plot_skip_damage`: samples, the reverse
   process as an animation, and what naive step skipping costs.
-* :func:`plot_diffusing_cloud`, :func:`plot_denoiser_fields`, :func:`plot_loss_floor`,
-  :func:`plot_mass_split`: the theory pictures (the optimal denoiser, its loss floor, the mass per
-  moon; notebook 05 re-uses the mass split).
+* :func:`plot_diffusing_cloud`, :func:`plot_denoiser_fields`, :func:`plot_loss_floor`: the theory pictures
+  (the optimal denoiser and its loss floor; the mass per moon is :func:`ddpm_helpers.ui.figures.plot_mass_split`,
+  shared with notebook 05).
 * :func:`draw_reverse_panel`: the picture of the reverse-sampling slider panel.
 
 =====================  ==========================
@@ -30,27 +30,11 @@ from matplotlib.figure import Figure
 
 from ...core.checks import check_int
 from ...core.forward import q_sample
+from ...core.moons import assign_moon
 from ...ui.style import new_figure, styled
-from .theory import assign_moon
 
-__all__ = ["plot_loss_curve", "plot_bucket_losses", "scatter_clouds", "moons_animation", "plot_skip_damage",
-           "draw_reverse_panel", "plot_diffusing_cloud", "plot_denoiser_fields", "plot_loss_floor",
-           "plot_mass_split"]
-
-
-@styled
-def plot_loss_curve(result, smooth: int = 50, title: str = "Training loss") -> Figure:
-    """The per-step training loss and its running mean over ``smooth`` steps."""
-    fig = new_figure(figsize=(10, 4))
-    ax = fig.subplots()
-    losses = np.asarray(result.losses)
-    ax.plot(losses, color="C0", alpha=0.3, lw=1, label="loss per step")
-    if len(losses) >= smooth:
-        m = np.convolve(losses, np.ones(smooth) / smooth, mode="valid")
-        ax.plot(np.arange(smooth - 1, len(losses)), m, color="C0", lw=2.5, label=f"mean of {smooth} steps")
-    ax.set(xlabel="optimizer step", ylabel="MSE(ε̂, ε)", title=title, yscale="log")
-    ax.legend()
-    return fig
+__all__ = ["plot_bucket_losses", "scatter_clouds", "moons_animation", "plot_skip_damage",
+           "draw_reverse_panel", "plot_diffusing_cloud", "plot_denoiser_fields", "plot_loss_floor"]
 
 
 @styled
@@ -230,26 +214,4 @@ def plot_loss_floor(ts, floor, floor_se, model=None, model_se=None, title: str =
     ax.set(xlabel="timestep t", ylabel="MSE(ε̂, ε) per coordinate", ylim=(0, None),
            title=title or "The loss no network can beat, per timestep")
     ax.legend()
-    return fig
-
-
-@styled
-def plot_mass_split(splits: dict, title: str = "") -> Figure:
-    """Horizontal bars: the fraction of points on the outer moon for each ``{label: moons_mass_split(x)}``,
-    with its 95 % Wilson interval, against the data's exact 1/2."""
-    labels = list(splits)
-    fig = new_figure(figsize=(10, 0.8 * len(labels) + 1.8))
-    ax = fig.subplots()
-    y = np.arange(len(labels))
-    p = np.array([splits[k]["outer"] for k in labels])
-    lo = np.array([splits[k]["lo"] for k in labels])
-    hi = np.array([splits[k]["hi"] for k in labels])
-    ax.barh(y, p, color="tab:orange", alpha=0.8, label="outer moon")
-    ax.barh(y, 1 - p, left=p, color="tab:purple", alpha=0.6, label="inner moon")
-    ax.errorbar(p, y, xerr=[p - lo, hi - p], fmt="none", ecolor="k", capsize=6, lw=2, label="95 % interval")
-    ax.axvline(0.5, color="k", ls="--", lw=1.5)
-    ax.set_yticks(y, [f"{k} (n = {splits[k]['n']})" for k in labels])
-    ax.set(xlim=(0, 1), xlabel="fraction of the points on the outer moon (data: exactly 0.5)",
-           title=title or "How the mass is split between the two moons")
-    ax.legend(loc="lower right", fontsize=11)
     return fig

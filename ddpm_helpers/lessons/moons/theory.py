@@ -17,9 +17,8 @@ Notation (symbol -> name):
   (a softmax over the points), and the MSE-optimal noise prediction is E[\epsilon | x_t]. The loss
   no network can beat at step t (per coordinate, D dimensions):
   floor(t) = E ||\epsilon - E[\epsilon | x_t]||^2 / D = \bar\alpha_t / (1 - \bar\alpha_t) E[tr Cov(x_0 | x_t)] / D.
-* The moons' geometry (scikit-learn's ``make_moons``, noise-free): the outer moon is the upper half
-  of the unit circle around (0, 0), the inner moon the lower half of the unit circle around (1, 0.5);
-  n // 2 points on the outer one, the rest on the inner one (notebook 05 reuses :func:`moons_mass_split`).
+* Which moon a point is on, and the mass split of a cloud of samples (notebooks 03 and 05):
+  :mod:`ddpm_helpers.core.moons`.
 """
 from __future__ import annotations
 
@@ -27,15 +26,13 @@ import math
 
 import torch
 
-from ...core.checks import check_int, check_number, check_point_sets
-from ...core.data import MOONS_MEAN, MOONS_STD
+from ...core.checks import check_int, check_point_sets
 from ...core.forward import check_timesteps
 from ...core.sampling import predict_noise
 from ...core.schedules import NoiseSchedule
 
 __all__ = ["optimal_x0", "optimal_eps", "score_from_eps", "loss_floor", "loss_against_floor", "denoiser_fields",
-           "nearest_neighbour_distances", "moons_arc_distances", "assign_moon", "off_moons_fraction",
-           "moons_mass_split"]
+           "nearest_neighbour_distances"]
 
 
 # ----------------------------------------------------------------------------- the optimal denoiser of a data set
@@ -211,61 +208,3 @@ def nearest_neighbour_distances(points: torch.Tensor, chunk: int = 1024) -> torc
     out = [torch.cdist(P[lo:lo + chunk], P).topk(2, dim=1, largest=False).values[:, 1]  # [:, 0] is the point itself
            for lo in range(0, P.shape[0], chunk)]
     return torch.cat(out)
-
-
-# ----------------------------------------------------------------------------- the moons: which moon is a point on?
-def moons_arc_distances(x: torch.Tensor, standardized: bool = True) -> torch.Tensor:
-    r"""Distance of each point to the two noise-free moon arcs of ``make_moons`` (module docstring),
-    measured in make_moons' own coordinates (``standardized=True`` first undoes ``make_moons_data``'s
-    standardisation). Outer arc: |p| = 1, y >= 0; inner arc: |p - (1, 0.5)| = 1, y <= 0.5. A point whose
-    angle lies outside the half circle is nearest to one of its two ends.
-
-    Shapes: (N, 2) -> (N, 2) float64, column 0 the outer moon, column 1 the inner moon.
-    """
-    if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != 2:
-        raise ValueError(f"x must be a (N, 2) tensor of 2-D points, got {tuple(getattr(x, 'shape', ()))}")
-    p = x.detach().to("cpu", torch.float64)
-    if standardized:
-        p = (p * torch.tensor(MOONS_STD, dtype=torch.float64, device="cpu")
-             + torch.tensor(MOONS_MEAN, dtype=torch.float64, device="cpu"))
-    out = []
-    for center, upper in (((0.0, 0.0), True), ((1.0, 0.5), False)):
-        q = p - torch.tensor(center, dtype=torch.float64, device="cpu")
-        on_side = q[:, 1] >= 0 if upper else q[:, 1] <= 0  # the angle lies within the half circle
-        radial = (q.norm(dim=1) - 1).abs()
-        # the arc's two ends, relative to its centre
-        ends = torch.tensor([[1.0, 0.0], [-1.0, 0.0]], dtype=torch.float64, device="cpu")
-        to_end = torch.cdist(q, ends).min(1).values
-        out.append(torch.where(on_side, radial, to_end))
-    return torch.stack(out, 1)
-
-
-def assign_moon(x: torch.Tensor, standardized: bool = True) -> torch.Tensor:
-    """0 for points nearer the outer (upper) moon, 1 for the inner (lower) one. Shapes: (N, 2) -> (N,) long."""
-    d = moons_arc_distances(x, standardized)
-    return (d[:, 1] < d[:, 0]).long()
-
-
-def off_moons_fraction(x: torch.Tensor, max_distance: float = 0.2, standardized: bool = True) -> float:
-    """The fraction of points farther than ``max_distance`` from both moon arcs, in make_moons' own units
-    (:func:`moons_arc_distances`). The default 0.2 is four standard deviations of ``make_moons_data``'s noise
-    (0.05): about 1 real point in 10 000 lies that far. Shapes: (N, 2) -> float."""
-    check_number("max_distance", max_distance, lo=0, lo_open=True)
-    d = moons_arc_distances(x, standardized).min(dim=1).values
-    return (d > max_distance).double().mean().item()
-
-
-def moons_mass_split(x: torch.Tensor, standardized: bool = True, z: float = 1.96) -> dict:
-    r"""The fraction of points on the outer moon, with its binomial standard error \sqrt{p(1-p)/n} and
-    the Wilson score interval at ``z`` (1.96: 95 %). The data put exactly half on each moon.
-
-    Returns ``{"n", "outer", "se", "lo", "hi"}``.
-    """
-    moon = assign_moon(x, standardized)
-    n = moon.numel()
-    if n < 1:
-        raise ValueError("x must hold at least one point")
-    p = (moon == 0).double().mean().item()
-    center = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return {"n": n, "outer": p, "se": math.sqrt(p * (1 - p) / n), "lo": center - half, "hi": center + half}

@@ -1,13 +1,12 @@
 r"""Figures of notebook 04: a U-Net on FashionMNIST.
 
 * :func:`plot_time_embedding`: the sinusoidal time embedding.
-* :func:`plot_unet_diagram` (from :mod:`.diagram`): the U-Net traced from the model.
 * :func:`plot_sample_grid`, :func:`plot_filmstrip`, :func:`plot_loss_per_timestep`: samples, one sample
-  denoised step by step, and the loss per timestep (:func:`plot_loss_curve` comes from notebook 03).
+  denoised step by step, and the loss per timestep (the loss curve over steps:
+  :func:`ddpm_helpers.ui.figures.plot_loss_curve`).
 * :func:`plot_nearest_neighbours`, :func:`plot_class_histogram`: memorization and mode coverage.
 * :func:`plot_troubleshooting_gallery`: the samples of each classic sampler bug.
-* :func:`quality_markdown`, :func:`quality_ci_markdown`, :func:`quality_reading` (from :mod:`.quality`):
-  FID/KID as tables and as a sentence.
+* The U-Net's diagram is :mod:`.diagram`'s; FID/KID tables and readings are :mod:`ddpm_helpers.ui.tables`'.
 * :func:`draw_x0_panel`: the picture of the x0-prediction slider panel.
 
 =====================  ==========================
@@ -30,15 +29,10 @@ from matplotlib.figure import Figure
 from ...core.data import FASHION_CLASSES
 from ...core.models import sinusoidal_embedding
 from ...ui.style import new_figure, show_image, styled
-from ..moons.figures import plot_loss_curve
-from .diagram import plot_unet_diagram, unet_layout
-from .quality import (card_quality_markdown, class_shares, quality_ci_markdown, quality_markdown,
-                      quality_reading)
+from .quality import class_shares
 
-__all__ = ["plot_time_embedding", "plot_unet_diagram", "unet_layout", "plot_sample_grid", "plot_filmstrip",
-           "plot_loss_curve", "plot_loss_per_timestep", "plot_nearest_neighbours", "plot_class_histogram",
-           "plot_troubleshooting_gallery", "quality_markdown", "quality_ci_markdown", "quality_reading",
-           "card_quality_markdown", "draw_x0_panel"]
+__all__ = ["plot_time_embedding", "plot_sample_grid", "plot_filmstrip", "plot_loss_per_timestep",
+           "plot_nearest_neighbours", "plot_class_histogram", "plot_troubleshooting_gallery", "draw_x0_panel"]
 
 
 @styled
