@@ -22,7 +22,7 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "ddpm_helpers"
 MODULES = sorted(PKG.rglob("*.py"))
 LAYERS = ["core", "ui", "lessons", "cli"]  # each may import the ones before it
-LESSONS = ["forward", "moons", "unet", "elbo", "ddim"]  # notebook order
+LESSONS = ["forward", "moons", "unet", "elbo", "ddim", "guidance"]  # notebook order
 MAX_LINES = 450
 
 
@@ -159,3 +159,31 @@ def test_every_tensor_the_package_creates_names_its_device(path):
                and node.func.attr in FACTORIES and getattr(node.func.value, "id", "") == "torch"
                and not any(k.arg in ("device", None) for k in node.keywords)]
     assert not missing, f"{module_name(path)}: torch factory calls without device= at lines {missing}"
+
+
+# the public samplers: every function that runs the reverse loop for its caller
+SAMPLERS = {"core.sampling": ["reverse_loop", "ddpm_sample", "ddim_sample", "naive_skip_sample"],
+            "lessons.moons.experiments": ["subtract_full_noise"],
+            "lessons.ddim.theory": ["respaced_ddpm_sample"],
+            "lessons.ddim.editing": ["ddim_invert"],
+            "lessons.unet.troubleshooting": ["sample_correct", "sample_unscaled_pixels", "sample_noise_sign_flipped",
+                                             "sample_schedule_wrong_axis", "sample_full_noise_subtracted",
+                                             "sample_live_weights", "sample_uniform_noise"]}
+
+
+def test_one_sampler_result_type():
+    """Every public sampler returns core.sampling.Sample (annotated so), and every function that calls
+    ``reverse_loop`` is one of them or a private helper of one (issue 22: one result shape, not five)."""
+    callers = set()
+    for path in MODULES:
+        tree = ast.parse(path.read_text())
+        for f in ast.walk(tree):
+            if isinstance(f, ast.FunctionDef):
+                ann = ast.unparse(f.returns) if f.returns else ""
+                listed = f.name in SAMPLERS.get(module_name(path).removeprefix("ddpm_helpers."), [])
+                if listed:
+                    assert ann == "Sample", f"{path.name}:{f.name} returns {ann or 'unannotated'}, not Sample"
+                if any(isinstance(c, ast.Call) and getattr(c.func, "id", "") == "reverse_loop" for c in ast.walk(f)):
+                    callers.add(f.name)
+                    assert listed or f.name.startswith("_"), f"{path.name}:{f.name} runs the loop but is no listed sampler"
+    assert {"ddpm_sample", "ddim_sample", "ddim_invert", "_ancestral"} <= callers

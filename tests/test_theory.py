@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from ddpm_helpers import NoiseSchedule, make_moons_data
+from ddpm_helpers.core.ideal import optimal_eps, optimal_x0, score_from_eps
 from ddpm_helpers.core.moons import assign_moon, moons_arc_distances, moons_mass_split, off_moons_fraction
 from ddpm_helpers.lessons.elbo import plot_exact_reverse_step
 from ddpm_helpers.lessons.elbo.bound import elbo_weights
@@ -23,7 +24,7 @@ from ddpm_helpers.lessons.elbo.theory import (elbo_weights_snr, exact_reverse_st
                                               importance_proposal, mixture_marginal, mixture_pdf, sum_over_t_estimate)
 from ddpm_helpers.lessons.moons import plot_denoiser_fields, plot_diffusing_cloud, plot_loss_floor
 from ddpm_helpers.lessons.moons.theory import (denoiser_fields, loss_against_floor, loss_floor,
-                                               nearest_neighbour_distances, optimal_eps, optimal_x0, score_from_eps)
+                                               nearest_neighbour_distances)
 from ddpm_helpers.ui.figures import draw_diffusion_chain, plot_mass_split
 
 LIN = NoiseSchedule.linear(1000)

@@ -64,20 +64,24 @@ MOONS_MEAN = (0.5, 0.25)
 MOONS_STD = (math.sqrt(3) / 2, math.sqrt(9 / 16 - 1 / math.pi))
 
 
-def make_moons_data(n: int, noise: float = 0.05, seed: int | None = 0, standardize: bool = True) -> torch.Tensor:
+def make_moons_data(n: int, noise: float = 0.05, seed: int | None = 0, standardize: bool = True,
+                    return_labels: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """``n`` points of scikit-learn's two moons, standardised by :data:`MOONS_MEAN` and :data:`MOONS_STD`
     (the noiseless shape's moments: zero mean and unit variance up to the noise's sigma^2).
 
-    Shapes: -> (n, 2) float32.
+    ``return_labels=True`` also returns each point's moon (make_moons' labels): 0 the outer (upper)
+    moon, 1 the inner (lower) one, as the class labels of notebook 07.
+    Shapes: -> (n, 2) float32 [, (n,) long].
     """
     from sklearn.datasets import make_moons  # heavy (3 s to import on a busy 2-core CPU): only when used
 
     check_int("n", n, lo=1)
     check_number("noise", noise, lo=0)
-    x, _ = make_moons(n_samples=n, noise=noise, random_state=seed)
+    x, y = make_moons(n_samples=n, noise=noise, random_state=seed)
     if standardize:
         x = (x - np.array(MOONS_MEAN)) / np.array(MOONS_STD)
-    return torch.from_numpy(x).float()
+    points = torch.from_numpy(x).float()
+    return (points, torch.from_numpy(y).long()) if return_labels else points
 
 
 def fashion_cache_dir() -> Path:

@@ -1,4 +1,4 @@
-r"""Notebook 03's theory: what the network estimates, the loss no network can beat, and which moon a point is on.
+r"""Notebook 03's theory: the loss no network can beat, the learned denoiser beside the optimal one, spacings.
 
 tests/test_theory.py checks each function against brute force or Monte Carlo.
 0-indexed t as in ``core.schedules``: x_t = \sqrt{\bar\alpha_t} x_0 + \sqrt{1 - \bar\alpha_t} \epsilon.
@@ -6,16 +6,10 @@ tests/test_theory.py checks each function against brute force or Monte Carlo.
 Notation (symbol -> name):
 
     SNR(t) = \bar\alpha_t / (1 - \bar\alpha_t)    sched.snr[t]
-    E[x_0 | x_t]  (the posterior mean)           optimal_x0(x_t, t, data, sched)
-    E[\epsilon | x_t]                            optimal_eps(x_t, t, data, sched)
-    q_t                                          the density of x_t (the data pushed through q(x_t | x_0))
-    \nabla \log q_t(x_t) = -E[\epsilon|x_t] / \sqrt{1 - \bar\alpha_t}   score_from_eps(eps, t, sched) (Tweedie)
+    E[x_0 | x_t], E[\epsilon | x_t]               ``core.ideal``: optimal_x0, optimal_eps (the optimal denoiser of
+                                                  an empirical data set, in closed form; score_from_eps: Tweedie)
 
-* The optimal denoiser of an *empirical* data set {x_0^i}_{i=1..N} (each point with mass 1/N):
-  q(x_t) = 1/N \sum_i N(x_t; \sqrt{\bar\alpha_t} x_0^i, (1 - \bar\alpha_t) I), so
-  E[x_0 | x_t] = \sum_i w_i(x_t) x_0^i,  w_i \propto N(x_t; \sqrt{\bar\alpha_t} x_0^i, (1 - \bar\alpha_t) I)
-  (a softmax over the points), and the MSE-optimal noise prediction is E[\epsilon | x_t]. The loss
-  no network can beat at step t (per coordinate, D dimensions):
+* The loss no network trained on the data set {x_0^i} can beat at step t (per coordinate, D dimensions):
   floor(t) = E ||\epsilon - E[\epsilon | x_t]||^2 / D = \bar\alpha_t / (1 - \bar\alpha_t) E[tr Cov(x_0 | x_t)] / D.
 * Which moon a point is on, and the mass split of a cloud of samples (notebooks 03 and 05):
   :mod:`ddpm_helpers.core.moons`.
@@ -28,84 +22,14 @@ import torch
 
 from ...core.checks import check_int, check_point_sets
 from ...core.forward import check_timesteps
+from ...core.ideal import optimal_eps, optimal_x0
 from ...core.sampling import predict_noise
 from ...core.schedules import NoiseSchedule
 
-__all__ = ["optimal_x0", "optimal_eps", "score_from_eps", "loss_floor", "loss_against_floor", "denoiser_fields",
-           "nearest_neighbour_distances"]
+__all__ = ["loss_floor", "loss_against_floor", "denoiser_fields", "nearest_neighbour_distances"]
 
 
-# ----------------------------------------------------------------------------- the optimal denoiser of a data set
-def _posterior_weights(x_t: torch.Tensor, ab: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
-    r"""w_i(x_t) \propto N(x_t; \sqrt{\bar\alpha_t} x_0^i, (1 - \bar\alpha_t) I), one \bar\alpha per row.
-
-    ||x - s y||^2 = ||x||^2 - 2 s x.y + s^2 ||y||^2 with s = \sqrt{\bar\alpha_t}, so rows at different t share
-    one matrix product. Shapes: x_t (M, D), ab (M, 1), data (N, D) -> (M, N).
-    """
-    d2 = (x_t.pow(2).sum(1, keepdim=True) - 2 * ab.sqrt() * (x_t @ data.T)
-          + ab * data.pow(2).sum(1)[None, :]).clamp(min=0)  # (M, N) squared distances
-    return torch.softmax(-d2 / (2 * (1 - ab)), dim=1)
-
-
-def _alpha_bar_rows(t, sched: NoiseSchedule, m: int) -> torch.Tensor:
-    r"""\bar\alpha_t as an (m, 1) float64 column, for an int t or an (m,) tensor of timesteps."""
-    abars = sched.alpha_bars.detach().to("cpu", torch.float64)
-    if isinstance(t, int) and not isinstance(t, bool):
-        return abars[_int_t(t, sched)].expand(m).reshape(m, 1)
-    tt = check_timesteps(t, sched.T, m)
-    return abars[tt.cpu()].expand(m).reshape(m, 1)
-
-
-def _int_t(t, sched: NoiseSchedule) -> int:
-    """A validated int timestep (validated by ``check_timesteps``, but read from the Python int)."""
-    check_timesteps(t, sched.T)
-    return int(t) if isinstance(t, int) else int(t.item())
-
-
-def optimal_x0(x_t: torch.Tensor, t, data: torch.Tensor, sched: NoiseSchedule, chunk: int = 1024,
-               return_trace: bool = False):
-    r"""The posterior mean of the empirical data set: E[x_0 | x_t] = \sum_i w_i(x_t) x_0^i (module docstring),
-    the MSE-optimal denoiser.
-
-    With ``return_trace=True`` also returns tr Cov(x_0 | x_t) = \sum_i w_i ||x_0^i - E[x_0|x_t]||^2.
-    Computed in float64, ``chunk`` rows of x_t at a time.
-
-    Shapes: x_t (M, D); t int or (M,); data (N, D) -> (M, D) float64 [, (M,) float64].
-    """
-    check_point_sets(x_t, data, ("x_t", "data"), min_points=1)
-    X, Y = x_t.detach().to("cpu", torch.float64), data.detach().to("cpu", torch.float64)
-    ab = _alpha_bar_rows(t, sched, X.shape[0])  # (M, 1)
-    means, traces = [], []
-    for lo in range(0, X.shape[0], chunk):
-        w = _posterior_weights(X[lo:lo + chunk], ab[lo:lo + chunk], Y)  # (m, N)
-        m = w @ Y  # (m, N) @ (N, D) -> (m, D)
-        means.append(m)
-        if return_trace:
-            traces.append((w * torch.cdist(m, Y).pow(2)).sum(1))  # (m,)
-    mean = torch.cat(means)
-    return (mean, torch.cat(traces)) if return_trace else mean
-
-
-def optimal_eps(x_t: torch.Tensor, t, data: torch.Tensor, sched: NoiseSchedule) -> torch.Tensor:
-    r"""E[\epsilon | x_t] = (x_t - \sqrt{\bar\alpha_t} E[x_0 | x_t]) / \sqrt{1 - \bar\alpha_t}: the noise
-    prediction that minimises L_simple at step t on this data set. Shapes: x_t (M, D); t int or (M,) -> (M, D) float64.
-    """
-    check_point_sets(x_t, data, ("x_t", "data"), min_points=1)
-    ab = _alpha_bar_rows(t, sched, x_t.shape[0])  # (M, 1)
-    x0 = optimal_x0(x_t, t, data, sched)
-    return (x_t.detach().to("cpu", torch.float64) - ab.sqrt() * x0) / (1 - ab).sqrt()
-
-
-def score_from_eps(eps: torch.Tensor, t: int, sched: NoiseSchedule) -> torch.Tensor:
-    r"""The score of the noisy marginal q_t, \nabla_{x_t} \log q_t(x_t) = -E[\epsilon | x_t] / \sqrt{1 - \bar\alpha_t}.
-
-    Tweedie's formula (Efron 2011), E[x_0|x_t] = (x_t + (1 - \bar\alpha_t) \nabla \log q_t(x_t)) / \sqrt{\bar\alpha_t},
-    with E[x_0 | x_t] = (x_t - \sqrt{1 - \bar\alpha_t} E[\epsilon | x_t]) / \sqrt{\bar\alpha_t} (linearity of the
-    expectation) gives it (the link to denoising: Vincent 2011). Shapes: like eps."""
-    ab = float(sched.alpha_bars[_int_t(t, sched)])
-    return -eps / math.sqrt(1 - ab)
-
-
+# ----------------------------------------------------------------------------- the loss floor
 def _noised_draws(data: torch.Tensor, sched: NoiseSchedule, t: int | None, n: int, generator):
     """n draws as in training, on the CPU in float64: the data ``Y`` (N, D), indices (n,), timesteps (n,)
     (``t`` fixed, or uniform when None), noise (n, D), \bar\alpha_t (n, 1) and x_t (n, D) by the closed form."""
@@ -115,7 +39,7 @@ def _noised_draws(data: torch.Tensor, sched: NoiseSchedule, t: int | None, n: in
     N, D = Y.shape
     idx = torch.randint(0, N, (n,), generator=generator, device="cpu")
     ts = (torch.randint(0, sched.T, (n,), generator=generator, device="cpu") if t is None
-          else torch.full((n,), _int_t(t, sched), dtype=torch.long, device="cpu"))
+          else torch.full((n,), int(check_timesteps(t, sched.T)), dtype=torch.long, device="cpu"))
     eps = torch.randn(n, D, generator=generator, dtype=torch.float64, device="cpu")
     ab = sched.alpha_bars.detach().to("cpu", torch.float64)[ts][:, None]  # (n,) -> (n, 1)
     return Y, idx, ts, eps, ab, ab.sqrt() * Y[idx] + (1 - ab).sqrt() * eps
