@@ -5,7 +5,7 @@ over ``FashionMNIST`` with per-image ``ToTensor`` + ``Normalize`` transforms, fl
 no EMA, no gradient clipping; the same U-Net and batch size. Both run in one process, round-robin,
 so the ratio is measured side by side. On the CPU it measures precision (float32, bf16 autocast) x
 memory format (channels_last, contiguous); on CUDA it removes one speed feature at a time (mixed
-precision, the device-resident dataset, channels_last, fused AdamW, torch.compile).
+precision, the device-resident dataset, channels_last) and adds torch.compile. AdamW is always fused on CUDA.
 
     python benchmarks/train_throughput.py            # CPU or the GPU that is there
     python benchmarks/train_throughput.py --steps 20 --rounds 5
@@ -86,7 +86,7 @@ def main():
     p.add_argument("--tag", default="", help="appended to the JSON's name (results/train_throughput_DEVICE_TAG.json)")
     p.add_argument("--device", default=None)
     args = p.parse_args()
-    threads = configure_threads()  # torch's default (one per core) unless DDPM_THREADS says otherwise
+    threads = configure_threads()  # DDPM_THREADS, else the CPUs this process may use (core/cpus.py)
     device = pick_device(args.device)
     cuda = device.type == "cuda"
     steps = args.steps or (50 if cuda else 10)
@@ -109,7 +109,6 @@ def main():
         variants.update({
             "  without channels_last": TrainConfig(channels_last=False),
             "  float32 (amp='off')": TrainConfig(amp="off"),
-            "  without fused AdamW": TrainConfig(fused_adamw=False),
             "  with torch.compile": TrainConfig(compile=True),
         })
     models = {k: UNet() for k in variants}

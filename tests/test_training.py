@@ -13,7 +13,7 @@ from ddpm_helpers.core.models import MLPConfig, TimeMLP, UNet, UNetConfig
 from ddpm_helpers.core.runtime import budget, is_quick, pick_device, seed_everything
 from ddpm_helpers.core.sampling import ddpm_sample
 from ddpm_helpers.core.schedules import NoiseSchedule
-from ddpm_helpers.core.training import TrainConfig, train
+from ddpm_helpers.core.training import BUCKETS, TrainConfig, train
 
 SMALL = NoiseSchedule.linear(100, 1e-3, 0.1)
 
@@ -66,8 +66,8 @@ def test_moons_bucket_losses_and_ema(moons_run):
     result, _, _, steps = moons_run
     cfg = result.config
     records = -(-steps // cfg.log_every)  # ceil: one record per log_every steps, plus a final one
-    assert result.bucket_losses.shape == (records, cfg.buckets)
-    assert result.bucket_edges.shape == (cfg.buckets + 1,)
+    assert result.bucket_losses.shape == (records, BUCKETS)
+    assert result.bucket_edges.shape == (BUCKETS + 1,)
     assert result.bucket_edges[0] == 0 and result.bucket_edges[-1] == 1000
     assert np.isfinite(result.bucket_losses).all()
     # the noise is hardest to predict at small t: the first bucket's loss is the largest at the end

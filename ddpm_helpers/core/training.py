@@ -24,10 +24,11 @@ returns everything trained so far, with ``result.interrupted = True``.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -41,7 +42,8 @@ from .forward import q_sample
 from .runtime import autocast, pick_device, resolve_amp, small_model_threads
 from .schedules import NoiseSchedule
 
-__all__ = ["TrainConfig", "TrainResult", "train", "EMA", "ema_decay_at", "min_snr_weights", "lr_factor", "UNET_RECIPE"]
+__all__ = ["TrainConfig", "TrainResult", "train", "EMA", "ema_decay_at", "min_snr_weights", "lr_factor", "UNET_RECIPE",
+           "GRAD_CLIP", "BUCKETS"]
 
 
 @dataclass
@@ -54,23 +56,26 @@ class TrainConfig:
                                       # end is ``steps`` or ``time_limit``, whichever comes first
                                       # (progress = max(step / steps, seconds / time_limit))
     min_snr_gamma: float | None = None  # min-SNR-gamma loss weights (Hang et al. 2023): w_t = min(SNR_t, g) / SNR_t
-    weight_decay: float = 0.0         # AdamW weight decay
-    grad_clip: float = 1.0            # max global gradient norm (0 disables)
     ema_decay: float = 0.999          # EMA decay (warmed up as min(decay, (1+n)/(10+n)))
     ema_warmup: bool = True           # False: the EMA uses ema_decay from its second update on
     amp: Literal["auto", "bf16", "fp16", "off"] = "auto"  # auto: by capability, see runtime.resolve_amp
     compile: bool = False             # torch.compile the model (CUDA only; slow first step)
-    channels_last: bool | None = None  # channels_last for 4-D (image) data; None: on CUDA, and on the CPU
-                                       # in float32 (1.18x) but not in bf16 (0.82x: contiguous is faster there)
-    fused_adamw: bool = True          # fused AdamW kernel on CUDA
+    channels_last: bool | None = None  # channels_last for 4-D (image) data; None: on CUDA, and on the CPU in
+                                       # float32 but not in bf16, where each layout measured faster
+                                       # (benchmarks/README.md, section 1)
     device: str | None = None         # None: cuda, then mps, then cpu
-    seed: int = 0                     # seeds t, noise and batch draws
-    buckets: int = 10                 # timestep buckets for the per-t loss history
-    log_every: int = 50               # steps between progress-bar updates and bucket records
+    seed: int = 0                     # seeds t, noise, batch and label-dropout draws
+    log_every: int = 50               # steps between progress-bar updates, bucket records and callbacks
     time_limit: float | None = None   # stop (cleanly, like an interrupt) after this many seconds
     progress: bool = True             # show a tqdm bar
     label_dropout: float = 0.1        # with ``labels``: the share of examples trained with the null label
                                       # (classifier-free guidance, Ho & Salimans 2022: p_uncond = 0.1)
+
+
+# Fixed parts of the recipe, not options: no caller ever changed them. Ho et al. 2020's code clips the
+# global gradient norm at 1 and uses no weight decay; the per-timestep loss history has ten buckets.
+GRAD_CLIP = 1.0
+BUCKETS = 10
 
 
 # The series' recipe for the FashionMNIST U-Net (train-unet, notebook 04, benchmarks/time_to_quality.py):
@@ -85,15 +90,15 @@ class TrainResult:
     model: nn.Module                  # the live weights after the last step
     ema: nn.Module                    # the EMA weights: sample with these
     losses: np.ndarray                # (steps_done,) loss of every step
-    bucket_losses: np.ndarray         # (records, buckets) mean loss per timestep bucket per record (weighted)
-    bucket_edges: np.ndarray          # (buckets + 1,) timestep edges of the buckets
+    bucket_losses: np.ndarray         # (records, BUCKETS) mean loss per timestep bucket per record (weighted)
+    bucket_edges: np.ndarray          # (BUCKETS + 1,) timestep edges of the buckets
     steps_done: int
     seconds: float
     interrupted: bool = False
     device: str = "cpu"
     config: TrainConfig = field(default_factory=TrainConfig)
     precision: str = "off"            # what amp="auto" resolved to: "bf16", "fp16" or "off" (float32)
-    bucket_mse: np.ndarray | None = None  # (records, buckets) like bucket_losses, without the loss weights:
+    bucket_mse: np.ndarray | None = None  # (records, BUCKETS) like bucket_losses, without the loss weights:
                                           # the plain ||eps - eps_hat||^2 per pixel (equal when unweighted)
 
     @property
@@ -180,7 +185,7 @@ def _check_train_inputs(data: torch.Tensor, sched: NoiseSchedule, config: TrainC
     if not isinstance(data, torch.Tensor) or data.ndim < 2 or data.shape[0] < 1:
         raise ValueError(f"data must be a tensor (N, ...) of training examples, got "
                          f"{type(data).__name__} {tuple(getattr(data, 'shape', ()))}")
-    for name in ("steps", "batch_size", "buckets", "log_every"):
+    for name in ("steps", "batch_size", "log_every"):
         check_int(f"config.{name}", getattr(config, name), lo=1)
     check_int("config.warmup", config.warmup, lo=0)
     check_number("config.lr", config.lr, lo=0, lo_open=True)
@@ -210,6 +215,10 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
     far, excluding earlier callbacks); returning True stops training. Time spent inside it is not counted.
     ``labels``: one class per example for a class-conditional model (see the module docstring).
     Shapes: data (N, ...) with the model's input shape per example; labels (N,) or None; loss_weights (T,) or None.
+
+    The parts, each on one screen: :func:`_place` (everything on the device, optimizer, EMA, precision),
+    :func:`_step` (one step of Algorithm 1), :class:`_Buckets` (the per-timestep loss history),
+    :func:`_loop` (the steps, the time limit, the callback's pauses, the stop button), :func:`_result`.
     """
     if overrides or config is None:  # a new config; the caller's is never modified
         config = merge_config(TrainConfig, config, overrides)
@@ -217,109 +226,167 @@ def train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: Tr
     _check_labels(model, data, labels, config)
     device = pick_device(config.device)
     with small_model_threads(model, device):  # one CPU thread for the 2-D MLP (runtime.SMALL_MODEL_PARAMETERS)
-        return _train(model, data, sched, config, loss_weights, callback, device, labels)
+        run = _place(model, data, sched, config, loss_weights, labels, device)
+        return _result(run, config, *_loop(run, config, callback))
 
 
-def _train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: TrainConfig,
-           loss_weights: torch.Tensor | None, callback, device: torch.device,
-           labels: torch.Tensor | None = None) -> TrainResult:
-    """:func:`train`'s loop, on checked inputs."""
+@dataclass
+class _Run:
+    """What one training run works on, placed on its device by :func:`_place`."""
+    model: nn.Module                  # the live weights (channels_last for images where that is faster)
+    forward: Callable                 # the model, or its torch.compile'd forward
+    data: torch.Tensor                # (N, ...) float32, resident on the device
+    labels: torch.Tensor | None       # (N,) long, or None for an unconditional model
+    null: int                         # the null label's index (the model's num_classes; unused without labels)
+    sched: NoiseSchedule
+    weights: torch.Tensor | None      # (T,) float32 loss weights w_t, or None (L_simple)
+    gen: torch.Generator              # on the device: batch, t, noise and label-dropout draws
+    opt: torch.optim.Optimizer
+    ema: EMA
+    scaler: torch.amp.GradScaler      # enabled for fp16 only
+    precision: str                    # "bf16", "fp16" or "off"
+    channels_last: bool
+    device: torch.device
+
+
+def _place(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: TrainConfig,
+           loss_weights: torch.Tensor | None, labels: torch.Tensor | None, device: torch.device) -> _Run:
+    """Everything resident on the device (model, data, labels, schedule, loss weights); the optimizer (fused
+    on CUDA), the EMA and the mixed precision, chosen in one place (``runtime.resolve_amp``)."""
     cuda = device.type == "cuda"
-
-    # 1. everything resident on the device: model, data, schedule
     model = model.to(device)
     precision = resolve_amp(config.amp, device, images=data.ndim == 4)
     channels_last = data.ndim == 4 and (config.channels_last if config.channels_last is not None
                                         else not (device.type == "cpu" and precision == "bf16"))
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    data = data.to(device, torch.float32)
-    if labels is not None:
-        labels = labels.to(device, torch.long)
-        null = model.config.num_classes  # the null label's index
     sched = sched.to(device)
     if config.min_snr_gamma is not None:
         loss_weights = min_snr_weights(sched, config.min_snr_gamma)
-    weights = None if loss_weights is None else loss_weights.to(device, torch.float32)
-    gen = torch.Generator(device=device).manual_seed(config.seed)
+    return _Run(model=model, forward=torch.compile(model) if (config.compile and cuda) else model,
+                data=data.to(device, torch.float32), labels=None if labels is None else labels.to(device, torch.long),
+                null=getattr(getattr(model, "config", None), "num_classes", 0), sched=sched,
+                weights=None if loss_weights is None else loss_weights.to(device, torch.float32),
+                gen=torch.Generator(device=device).manual_seed(config.seed),
+                opt=torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0, fused=True if cuda else None),
+                ema=EMA(model, config.ema_decay, config.ema_warmup),
+                scaler=torch.amp.GradScaler(device.type, enabled=precision == "fp16"),
+                precision=precision, channels_last=channels_last, device=device)
 
-    # 2. optimizer (fused on CUDA), EMA, mixed precision chosen in one place (runtime.resolve_amp)
-    opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay,
-                            fused=True if (cuda and config.fused_adamw) else None)
 
-    def set_lr(step: int, seconds: float) -> None:
-        progress = step / config.steps
-        if config.time_limit:
-            progress = max(progress, seconds / config.time_limit)
-        for group in opt.param_groups:
-            group["lr"] = config.lr * lr_factor(step, config.warmup, config.lr_decay, progress)
-    ema = EMA(model, config.ema_decay, config.ema_warmup)
-    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
-    forward = torch.compile(model) if (config.compile and cuda) else model
+def _step(run: _Run, config: TrainConfig, lr: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One step of Algorithm 1 at learning rate ``lr`` (the module docstring's steps 1-5). No host sync.
 
-    losses = torch.zeros(config.steps, device=device)
-    nb = config.buckets
-    edges = np.linspace(0, sched.T, nb + 1).round().astype(int)
-    inner_edges = torch.as_tensor(edges[1:-1], device=device)  # copied to the device once
-    bucket_sum = torch.zeros(nb, device=device)
-    bucket_cnt = torch.zeros(nb, device=device)
-    mse_sum = torch.zeros(nb, device=device)
-    bucket_records, mse_records = [], []
-    model.train()
-    step, interrupted = 0, False
-    t0 = time.perf_counter()
-    paused = 0.0  # seconds spent in callbacks, not counted as training time
+    Returns, detached: t (B,), the weighted loss per example (B,), the plain MSE per example (B,), the loss ().
+    """
+    B, device, gen = config.batch_size, run.device, run.gen
+    # 1. a batch x_0 from the resident data
+    idx = torch.randint(0, run.data.shape[0], (B,), device=device, generator=gen)
+    x0 = run.data[idx]
+    if run.channels_last:
+        x0 = x0.contiguous(memory_format=torch.channels_last)
+    # 2.-3. t ~ U{0..T-1}, eps ~ N(0, I), x_t in float32 (t is in 0..T-1 by construction: not re-checked)
+    t = torch.randint(0, run.sched.T, (B,), device=device, generator=gen)
+    noise = torch.randn(x0.shape, device=device, generator=gen)
+    x_t, _ = q_sample(x0, t, run.sched, noise=noise, check=False)
+    cond = ()
+    if run.labels is not None:  # the labels, each dropped to the null label with p = label_dropout
+        drop = torch.rand(B, device=device, generator=gen) < config.label_dropout
+        cond = (torch.where(drop, run.null, run.labels[idx]),)
+    # 4. the model in its precision, the loss in float32
+    with autocast(device, run.precision):
+        eps_hat = run.forward(x_t, t, *cond)
+    mse = (eps_hat.float() - noise).pow(2).flatten(1).mean(1)  # (B, ...) -> (B,)
+    per_example = mse if run.weights is None else mse * run.weights[t]
+    loss = per_example.mean()
+    # 5. AdamW with gradient clipping, then the EMA
+    for group in run.opt.param_groups:
+        group["lr"] = lr
+    run.opt.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    run.scaler.unscale_(run.opt)
+    nn.utils.clip_grad_norm_(run.model.parameters(), GRAD_CLIP)
+    run.scaler.step(run.opt)
+    run.scaler.update()
+    run.ema.update(run.model)
+    return t, per_example.detach(), mse.detach(), loss.detach()
+
+
+class _Buckets:
+    """The loss per timestep bucket (``BUCKETS`` equal ranges of t), summed on the device at every step and
+    turned into one record, a (BUCKETS,) mean per bucket, at each log step (the only host sync)."""
+
+    def __init__(self, T: int, device: torch.device):
+        self.edges = np.linspace(0, T, BUCKETS + 1).round().astype(int)
+        self.inner = torch.as_tensor(self.edges[1:-1], device=device)  # copied to the device once
+        self.loss_sum, self.mse_sum, self.count = (torch.zeros(BUCKETS, device=device) for _ in range(3))
+        self.losses: list[np.ndarray] = []  # the records: weighted loss
+        self.mse: list[np.ndarray] = []     # the records: plain MSE
+
+    def add(self, t: torch.Tensor, per_example: torch.Tensor, mse: torch.Tensor) -> None:
+        b = torch.bucketize(t, self.inner, right=True)  # (B,) bucket of each example
+        self.loss_sum.index_add_(0, b, per_example)
+        self.count.index_add_(0, b, torch.ones_like(per_example))
+        self.mse_sum.index_add_(0, b, mse)
+
+    def record(self) -> None:
+        n = self.count.clamp(min=1)
+        self.losses.append((self.loss_sum / n).cpu().numpy())
+        self.mse.append((self.mse_sum / n).cpu().numpy())
+        for total in (self.loss_sum, self.mse_sum, self.count):
+            total.zero_()
+
+
+class _Clock:
+    """Training time: wall time since the start, less the time spent in callbacks."""
+
+    def __init__(self):
+        self.start, self.paused = time.perf_counter(), 0.0
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start - self.paused
+
+    @contextlib.contextmanager
+    def pause(self) -> Iterator[None]:
+        begin = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.paused += time.perf_counter() - begin
+
+
+def _learning_rate(config: TrainConfig, step: int, seconds: float) -> float:
+    """The lr at ``step``: :func:`lr_factor` with the run's progress, steps or time, whichever is further."""
+    progress = step / config.steps
+    if config.time_limit:
+        progress = max(progress, seconds / config.time_limit)
+    return config.lr * lr_factor(step, config.warmup, config.lr_decay, progress)
+
+
+def _loop(run: _Run, config: TrainConfig, callback) -> tuple[torch.Tensor, _Buckets, int, float, bool]:
+    """The steps; every ``log_every`` a bucket record, the time limit and the callback (its time not counted).
+    A KeyboardInterrupt (the stop button) ends the loop with the steps done so far.
+
+    Returns (losses of the steps done, the buckets, steps done, training seconds, interrupted)."""
+    losses = torch.zeros(config.steps, device=run.device)
+    buckets = _Buckets(run.sched.T, run.device)
+    run.model.train()
+    clock, step, interrupted = _Clock(), 0, False
     bar = tqdm(total=config.steps, desc="training", disable=not config.progress)
     try:
         for step in range(config.steps):
-            # 3. batch, timesteps and noise; q_sample in float32 (t is in 0..T-1 by construction)
-            idx = torch.randint(0, data.shape[0], (config.batch_size,), device=device, generator=gen)
-            x0 = data[idx]
-            if channels_last:
-                x0 = x0.contiguous(memory_format=torch.channels_last)
-            t = torch.randint(0, sched.T, (config.batch_size,), device=device, generator=gen)
-            noise = torch.randn(x0.shape, device=device, generator=gen)
-            x_t, _ = q_sample(x0, t, sched, noise=noise, check=False)
-            cond = ()
-            if labels is not None:  # the labels, each dropped to the null label with p = label_dropout
-                drop = torch.rand(config.batch_size, device=device, generator=gen) < config.label_dropout
-                cond = (torch.where(drop, null, labels[idx]),)
-            # 4. the model in its precision, the loss in float32
-            with autocast(device, precision):
-                eps_hat = forward(x_t, t, *cond)
-            mse = (eps_hat.float() - noise).pow(2).flatten(1).mean(1)  # (B, ...) -> (B,)
-            per_example = mse if weights is None else mse * weights[t]
-            loss = per_example.mean()
-            # 5. optimizer step with clipping, then EMA
-            set_lr(step, time.perf_counter() - t0 - paused)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if config.grad_clip > 0:
-                scaler.unscale_(opt)
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            scaler.step(opt)
-            scaler.update()
-            ema.update(model)
-            # 6. bookkeeping on the device (no host sync except at log steps)
-            losses[step] = loss.detach()
-            b = torch.bucketize(t, inner_edges, right=True)
-            bucket_sum.index_add_(0, b, per_example.detach())
-            bucket_cnt.index_add_(0, b, torch.ones_like(per_example))
-            mse_sum.index_add_(0, b, mse.detach())
+            t, per_example, mse, losses[step] = _step(run, config, _learning_rate(config, step, clock.seconds()))
+            buckets.add(t, per_example, mse)
             bar.update(1)
             if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
-                bucket_records.append((bucket_sum / bucket_cnt.clamp(min=1)).cpu().numpy())
-                mse_records.append((mse_sum / bucket_cnt.clamp(min=1)).cpu().numpy())
-                bucket_sum.zero_()
-                bucket_cnt.zero_()
-                mse_sum.zero_()
+                buckets.record()
                 bar.set_postfix(loss=f"{losses[max(0, step + 1 - config.log_every):step + 1].mean().item():.4f}")
-                stop = config.time_limit is not None and time.perf_counter() - t0 - paused > config.time_limit
+                seconds = clock.seconds()
+                stop = config.time_limit is not None and seconds > config.time_limit
                 if callback is not None:
-                    c0 = time.perf_counter()
-                    stop = bool(callback(step + 1, model, ema.module, c0 - t0 - paused)) or stop
-                    model.train()
-                    paused += time.perf_counter() - c0
+                    with clock.pause():
+                        stop = bool(callback(step + 1, run.model, run.ema.module, seconds)) or stop
+                        run.model.train()
                 if stop:
                     step += 1
                     break
@@ -330,14 +397,19 @@ def _train(model: nn.Module, data: torch.Tensor, sched: NoiseSchedule, config: T
         print(f"Training interrupted after {step} of {config.steps} steps; returning what was trained so far.")
     finally:
         bar.close()
-    seconds = time.perf_counter() - t0 - paused
-    if channels_last:
-        model = model.to(memory_format=torch.contiguous_format)
-        ema.module.to(memory_format=torch.contiguous_format)
-    model.eval()
-    ema.module.eval()
-    return TrainResult(model=model, ema=ema.module, losses=losses[:step].cpu().numpy(),
-                       bucket_losses=np.array(bucket_records).reshape(-1, nb), bucket_edges=edges,
-                       steps_done=step, seconds=seconds, interrupted=interrupted, device=str(device),
-                       config=config, precision=precision,
-                       bucket_mse=np.array(mse_records).reshape(-1, nb))
+    return losses[:step], buckets, step, clock.seconds(), interrupted
+
+
+def _result(run: _Run, config: TrainConfig, losses: torch.Tensor, buckets: _Buckets, steps: int, seconds: float,
+            interrupted: bool) -> TrainResult:
+    """The trained weights back in the contiguous layout and eval mode, with the run's history."""
+    if run.channels_last:
+        run.model.to(memory_format=torch.contiguous_format)
+        run.ema.module.to(memory_format=torch.contiguous_format)
+    run.model.eval()
+    run.ema.module.eval()
+    return TrainResult(model=run.model, ema=run.ema.module, losses=losses.cpu().numpy(),
+                       bucket_losses=np.array(buckets.losses).reshape(-1, BUCKETS), bucket_edges=buckets.edges,
+                       steps_done=steps, seconds=seconds, interrupted=interrupted, device=str(run.device),
+                       config=config, precision=run.precision,
+                       bucket_mse=np.array(buckets.mse).reshape(-1, BUCKETS))
