@@ -1,0 +1,120 @@
+"""Notebook 07's prose, held by numbers (issue 23): the conventions it teaches hold in the package (s = 0
+unconditional, s = 1 conditional, Ho & Salimans' w = s - 1; the label dropped to the null label K in training only,
+10 % of the time; a table of K + 1 rows), its exercises' references are the package's, and every number its
+markdown states is computed by the cell beside it or names where it comes from."""
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from ddpm_helpers import NoiseSchedule, TimeMLP, train
+from ddpm_helpers.core.guidance import Guided, guided_eps
+from ddpm_helpers.core.models import LabelEmbedding
+from ddpm_helpers.core.training import TrainConfig
+from ddpm_helpers.lessons.guidance import exercises as ex
+
+ROOT = Path(__file__).resolve().parents[1]
+NB = nbformat.read(ROOT / "notebooks" / "07_guidance.ipynb", as_version=4)
+PROSE = "\n".join(c.source for c in NB.cells if c.cell_type == "markdown")
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+# ----------------------------------------------------------------------------- the guidance convention
+def test_the_convention_the_notebook_states_is_the_packages():
+    """The notebook's s = 0 / s = 1 and "their w is our s - 1", on a small conditional MLP with random weights
+    (its label table filled, so the classes really differ)."""
+    torch.manual_seed(0)
+    m = TimeMLP(num_classes=3)
+    torch.nn.init.normal_(m.label.table.weight)
+    x, t = torch.randn(5, 2), torch.full((5,), 400)
+    y, null = torch.full((5,), 2), torch.full((5,), 3)
+    eps_c, eps_u = m(x, t, y), m(x, t, null)
+    assert (eps_c - eps_u).abs().max() > 0.1  # the two predictions differ: the checks below can fail
+    assert torch.equal(Guided(m, 2, 0.0)(x, t), m(x, t, None)) and torch.equal(m(x, t, None), eps_u)
+    assert torch.equal(Guided(m, 2, 1.0)(x, t), eps_c)
+    for s in (0.5, 3.0, 7.5):
+        w = s - 1
+        # one model call on a doubled batch against two calls: float32 rounding of a few units in the last place
+        assert torch.allclose(Guided(m, 2, s)(x, t), (1 + w) * eps_c - w * eps_u, rtol=1e-5, atol=1e-5)
+        assert torch.allclose(guided_eps(eps_c, eps_u, s), ex._cfg_ref(eps_c, eps_u, s).float(), atol=1e-6)
+    assert "$s = 0$ is the unconditional model, $s = 1$ the conditional one" in flat(PROSE)
+    assert "so their $w$ is our $s - 1$" in flat(PROSE)
+
+
+# ----------------------------------------------------------------------------- label dropout, the null label
+class _Recorder(TimeMLP):
+    """A conditional TimeMLP that records every label batch it is called with."""
+
+    def __init__(self, seen: list, **kw):
+        super().__init__(**kw)
+        self._seen = seen
+
+    def forward(self, x, t, y=None):
+        self._seen.append(y.detach().clone())
+        return super().forward(x, t, y)
+
+
+def test_training_drops_the_label_to_the_null_label_10_percent_of_the_time():
+    """The intro's "the label dropped 10 % of the time": train()'s default, measured over 40 000 labels."""
+    assert TrainConfig().label_dropout == 0.1
+    assert "trained with the label dropped 10 % of the time" in flat(PROSE)
+    seen: list = []
+    data = torch.randn(512, 2)
+    labels = torch.arange(512) % 2
+    train(_Recorder(seen, num_classes=2), data, NoiseSchedule.linear(100), labels=labels, steps=160, batch_size=256,
+          seed=0, progress=False)
+    assert len(seen) == 160  # one call per step (the EMA copy records into its own copy of the list)
+    y = torch.cat(seen)
+    n = y.numel()
+    share = (y == 2).float().mean().item()
+    # binomial standard error sqrt(0.1 * 0.9 / 40 960) = 0.0015: four of them
+    assert abs(share - 0.1) < 4 * math.sqrt(0.09 / n), share
+    assert set(y.unique().tolist()) == {0, 1, 2}  # classes 0..K-1 and the null label K, nothing else
+
+
+def test_sampling_never_drops_a_label():
+    """Guided passes the labels it is given (and the null label for the unconditional half), nothing at random."""
+    seen: list = []
+    m = _Recorder(seen, num_classes=4)
+    x, t = torch.randn(6, 2), torch.full((6,), 10)
+    for _ in range(20):
+        Guided(m, 3, 2.0)(x, t)
+    y = torch.stack(seen)  # (20, 12): the labels then the null label, every call
+    assert torch.equal(y, torch.tensor([3] * 6 + [4] * 6).expand(20, 12))
+
+
+def test_the_null_label_exercise_is_the_models_table():
+    for k in (1, 3, 10):
+        emb = LabelEmbedding(k, 4)
+        rows, null = ex._null_ref(k).tolist()
+        assert emb.table.num_embeddings == rows
+        torch.nn.init.normal_(emb.table.weight)
+        assert torch.equal(emb(None, 2, torch.device("cpu")), emb.table.weight[int(null)].expand(2, 4))
+        # no class shares the null label's row
+        assert all(not torch.equal(emb.table.weight[c], emb.table.weight[int(null)]) for c in range(k))
+
+
+def test_the_drop_labels_exercise_is_trains_rule():
+    """train() drops where rand < label_dropout (core/training.py, step 3): the exercise's reference, with u given."""
+    src = (ROOT / "ddpm_helpers" / "core" / "training.py").read_text()
+    assert re.search(r"torch\.rand\(B, device=device, generator=gen\) < config\.label_dropout", src)
+    assert re.search(r"torch\.where\(drop, run\.null, run\.labels\[idx\]\)", src)
+    u = torch.tensor([0.05, 0.5, 0.09, 0.95])
+    y = torch.tensor([0, 1, 2, 1])
+    assert ex._drop_ref(y, 0.1, 3, u, True).tolist() == [3, 1, 3, 1]
+    assert ex._drop_ref(y, 0.1, 3, u, False).tolist() == [0, 1, 2, 1]
+
+
+@pytest.mark.parametrize("exercise", sorted(ex.EXERCISES))
+def test_every_exercise_has_its_cells(exercise):
+    """Each exercise of lessons/guidance/exercises.py is asked in the notebook (solution cell and check)."""
+    code = "\n".join(c.source for c in NB.cells if c.cell_type == "code")
+    assert f"def my_{exercise}(" in code and f"check_{exercise}(my_{exercise})" in code
