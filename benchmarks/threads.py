@@ -95,7 +95,8 @@ def worker(cgroup: str | None, unet_batch: int, sample_T: int) -> None:
     join_cgroup(cgroup)  # before torch starts any thread
     import torch
 
-    from ddpm_helpers import NoiseSchedule, TimeMLP, UNet, configure_threads, ddpm_sample, make_moons_data, train
+    from ddpm_helpers import (NoiseSchedule, TimeMLP, UNet, configure_threads, ddpm_sample, make_moons_data,
+                              start_noise, train)
     from ddpm_helpers.core.cpus import cpu_budget
     from ddpm_helpers.core.training import UNET_RECIPE
 
@@ -118,7 +119,8 @@ def worker(cgroup: str | None, unet_batch: int, sample_T: int) -> None:
         if name == "mlp_sample":
             t0 = time.perf_counter()
             for _ in range(max(1, steps // sample_T)):
-                ddpm_sample(mlp, short, (2000, 2), generator=torch.Generator().manual_seed(0), progress=False)
+                g = torch.Generator().manual_seed(0)
+                ddpm_sample(mlp, short, start_noise(mlp, 2000, g), generator=g)
             return (time.perf_counter() - t0) / (max(1, steps // sample_T) * sample_T)
         raise ValueError(f"unknown workload {name!r}")
 

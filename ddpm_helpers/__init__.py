@@ -11,7 +11,8 @@ from .core.checkpoints import build_model, load_card_metrics, load_checkpoint, l
 from .core.data import FASHION_CLASSES, load_fashion_mnist, make_moons_data, to_unit_range
 from .core.forward import forward_step, q_sample
 from .core.models import MLPConfig, TimeMLP, UNet, UNetConfig, count_parameters
-from .core.reverse import ddim_sigma, ddim_step, ddpm_step, predict_x0, q_posterior
+from .core.respace import Respaced, respace
+from .core.reverse import ddim_sigma, ddim_step, ddim_terms, ddpm_step, predict_x0, q_posterior
 from .core.runtime import (
                            budget,
                            configure_threads,
@@ -23,14 +24,16 @@ from .core.runtime import (
                            seed_everything,
                            setup_notebook,
 )
-from .core.sampling import ddim_sample, ddim_timesteps, ddpm_sample, predict_noise, reverse_loop
+from .core.sampling import (Sample, ddim_sample, ddim_timesteps, ddpm_sample, naive_skip_sample, naive_skip_timesteps,
+                            predict_noise, reverse_loop, start_noise, timestep_pairs)
 from .core.schedules import NoiseSchedule
 from .core.training import UNET_RECIPE, TrainConfig, TrainResult, train
 
 __all__ = [
     # schedules, forward and reverse process, samplers
     "NoiseSchedule", "forward_step", "q_sample", "predict_x0", "q_posterior", "ddpm_step", "ddim_step", "ddim_sigma",
-    "ddpm_sample", "ddim_sample", "ddim_timesteps", "reverse_loop", "predict_noise",
+    "ddim_terms", "Sample", "ddpm_sample", "ddim_sample", "ddim_timesteps", "naive_skip_sample", "naive_skip_timesteps",
+    "reverse_loop", "timestep_pairs", "start_noise", "predict_noise", "respace", "Respaced",
     # models, training, checkpoints and the shipped weights
     "TimeMLP", "MLPConfig", "UNet", "UNetConfig", "build_model", "count_parameters", "train", "TrainConfig",
     "UNET_RECIPE", "TrainResult", "save_checkpoint", "load_checkpoint", "load_pretrained", "load_card_metrics",

@@ -15,7 +15,7 @@ from ddpm_helpers.lessons.ddim.crosscheck import MISSING, diffusers_ddim_sample
 def test_crosscheck_matches_our_sampler(tiny_model):
     pytest.importorskip("diffusers")
     x_T = torch.randn(3, 1, 4, 4, generator=torch.Generator().manual_seed(5))
-    ours = ddim_sample(tiny_model, NoiseSchedule.linear(1000), x_T.shape, steps=10, eta=0.0, x_T=x_T, progress=False)
+    ours = ddim_sample(tiny_model, NoiseSchedule.linear(1000), x_T, steps=10, eta=0.0).x0
     x, timesteps = diffusers_ddim_sample(tiny_model, x_T, steps=10)
     assert timesteps == ddim_timesteps(1000, 10)
     # ten deterministic steps; the two schedules' alpha_bars differ by float32 round-off (< 2e-6 relative,

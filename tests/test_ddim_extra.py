@@ -9,6 +9,7 @@ from torch import nn
 
 from conftest import TinyEps
 from ddpm_helpers import ddim_sample, ddpm_sample
+from ddpm_helpers.core.metrics import image_quality
 from ddpm_helpers.core.reverse import ddim_step
 from ddpm_helpers.core.schedules import NoiseSchedule
 from ddpm_helpers.lessons.ddim.editing import ddim_invert, ddim_invert_step, ddim_reconstruct, slerp, slerp_path
@@ -106,7 +107,8 @@ def test_inversion_error_shrinks_with_more_steps():
 
 def test_invert_trajectory_and_bad_input(linear1000):
     model = TinyEps()
-    x_T, traj = ddim_invert(model, NoiseSchedule.linear(100), torch.zeros(2, 3), steps=10, return_trajectory=True)
+    r = ddim_invert(model, NoiseSchedule.linear(100), torch.zeros(2, 3), steps=10, return_trajectory=True)
+    x_T, traj = r.x0, r.trajectory
     assert traj.shape == (11, 2, 3) and torch.equal(traj[-1], x_T)
     with pytest.raises(ValueError, match=r"s must be an integer in -1..4 \(below t=5; -1 is x_0\)"):
         ddim_invert_step(torch.zeros(2), torch.zeros(2), 5, 5, linear1000)
@@ -118,42 +120,58 @@ def test_invert_trajectory_and_bad_input(linear1000):
 def test_ddim_eta1_full_grid_is_ddpm():
     sched = NoiseSchedule.linear(100)
     model = TinyEps()
-    a = ddpm_sample(model, sched, (5, 2), generator=torch.Generator().manual_seed(4), progress=False)
-    b = ddim_sample(model, sched, (5, 2), steps=100, eta=1.0, generator=torch.Generator().manual_seed(4),
-                    progress=False)
+    g = torch.Generator().manual_seed(4)
+    a = ddpm_sample(model, sched, torch.randn((5, 2), generator=g), generator=g).x0
+    g = torch.Generator().manual_seed(4)
+    b = ddim_sample(model, sched, torch.randn((5, 2), generator=g), steps=100, eta=1.0, generator=g).x0
     assert torch.allclose(a, b, atol=1e-4), (a - b).abs().max()
-    c = ddim_sample(model, sched, (5, 2), steps=100, eta=0.0, generator=torch.Generator().manual_seed(4),
-                    progress=False)
+    c = ddim_sample(model, sched, torch.randn((5, 2), generator=torch.Generator().manual_seed(4)), steps=100).x0
     assert (a - c).abs().max() > 1e-2  # eta = 0 is a different sampler
 
 
 # ----------------------------------------------------------------------------- speed-quality table
-def test_speed_quality_table_rows_and_shared_start(monkeypatch):
-    import ddpm_helpers.core.metrics as metrics
+class QuarterMeans(nn.Module):
+    """A stand-in feature classifier: the mean of each image quarter (4 features), so FID and KID are real
+    numbers computed by ``core.metrics.image_quality`` itself, in a few milliseconds."""
 
-    seen = []
+    def features(self, x):
+        f = torch.stack([q.mean((1, 2, 3)) for h in x.chunk(2, dim=2) for q in h.chunk(2, dim=3)], 1)  # (B, 4)
+        return f, f  # (features, logits)
 
-    def fake_quality(samples, n=None, reference="test", classifier=None):
-        seen.append(samples.clone())
-        return {"fid": float(samples.abs().mean()), "kid": 0.001, "kid_std": 0.0005, "n": samples.shape[0]}
 
-    monkeypatch.setattr(metrics, "image_quality", fake_quality)
+class TinyImage28Eps(TinyEps):
+    """TinyEps with a FashionMNIST-sized config, so the table reads the image shape (1, 28, 28)."""
+
+    def __init__(self):
+        super().__init__()
+
+        class Cfg:
+            in_channels, image_size = 1, 28
+        self.config = Cfg()
+
+
+def test_speed_quality_table_rows_and_shared_start():
     sched = NoiseSchedule.linear(50)
-    rows = speed_quality_table(TinyImageEps(), sched, n=5, steps_list=(5, 50), etas=(0.0, 1.0), generator=7,
-                               batch_size=2)
+    clf, ref = QuarterMeans(), torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    rows = speed_quality_table(TinyImage28Eps(), sched, n=5, steps_list=(5, 50), etas=(0.0, 1.0), generator=7,
+                               batch_size=2, reference=ref, classifier=clf, return_samples=True)
     assert [(r["sampler"], r["steps"], r["eta"]) for r in rows] == [
         ("DDPM", 50, 1.0), ("DDIM", 5, 0.0), ("DDIM", 5, 1.0), ("DDIM", 50, 0.0), ("DDIM", 50, 1.0)]
-    assert all(s.shape == (5, 1, 4, 4) for s in seen)
+    assert all(r["samples"].shape == (5, 1, 28, 28) for r in rows)
     assert all(r["n"] == 5 and r["model_calls"] == r["steps"] for r in rows)
-    # every row's scores are those of its own samples, and its speed is n over its time
-    assert [r["fid"] for r in rows] == [float(s.abs().mean()) for s in seen]
+    # every row's scores are those of its own samples (exact: the same computation on the same tensors), the
+    # rows' scores differ, and its speed is n over its time
+    for r in rows:
+        q = image_quality(r["samples"], reference=ref, classifier=clf)
+        assert (r["fid"], r["kid"], r["kid_std"]) == (q["fid"], q["kid"], q["kid_std"])
+    assert len({r["fid"] for r in rows}) == len(rows)
     assert all(r["images_per_second"] == pytest.approx(5 / r["seconds"]) for r in rows)
     # the same x_T and noise stream per row: DDIM eta=1 with all 50 steps reproduces the DDPM row
-    assert torch.allclose(seen[0], seen[4], atol=1e-4)
+    assert torch.allclose(rows[0]["samples"], rows[4]["samples"], atol=1e-4)
     # and the table is reproducible
-    again = speed_quality_table(TinyImageEps(), sched, n=5, steps_list=(5,), etas=(0.0,), generator=7,
-                                include_ddpm=False)
-    assert torch.allclose(seen[-1], seen[1], atol=1e-6) and again[0]["fid"] == rows[1]["fid"]
+    again = speed_quality_table(TinyImage28Eps(), sched, n=5, steps_list=(5,), etas=(0.0,), generator=7,
+                                include_ddpm=False, reference=ref, classifier=clf, return_samples=True)
+    assert torch.allclose(again[0]["samples"], rows[1]["samples"], atol=1e-6) and again[0]["fid"] == rows[1]["fid"]
     md = format_table(rows)
     assert md.count("\n") == 6 and "| DDPM | 50 | 1 | 5 | 50 | - |" in md and "| 5 | 10x fewer |" in md and "FID" in md
 

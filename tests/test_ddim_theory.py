@@ -22,7 +22,7 @@ from ddpm_helpers.lessons.ddim import plot_ddim_geometry, plot_skip_comparison
 from ddpm_helpers.lessons.ddim.speed import premeasured_reading, premeasured_table, table_beside_premeasured
 from ddpm_helpers.lessons.ddim.theory import (ddim_geometry, q_sigma_marginal_check, q_sigma_posterior,
                                               respaced_ddpm_sample, skip_comparison)
-from ddpm_helpers.lessons.unet.troubleshooting import respace
+from ddpm_helpers.core.respace import respace
 
 S = NoiseSchedule.linear(1000)
 
@@ -87,22 +87,21 @@ def test_respaced_ddpm_is_ddim_eta_1_on_the_sub_grid(steps):
     model = TinyEps()
     shape = (6, 2)
     x_T = torch.randn(shape, generator=torch.Generator().manual_seed(1))
-    a, traj = respaced_ddpm_sample(model, S, shape, steps, x_T=x_T, generator=torch.Generator().manual_seed(2),
-                                   return_trajectory=True)
-    b = ddim_sample(model, S, shape, steps=steps, eta=1.0, x_T=x_T, generator=torch.Generator().manual_seed(2),
-                    progress=False)
+    r = respaced_ddpm_sample(model, S, x_T, steps, generator=torch.Generator().manual_seed(2), return_trajectory=True)
+    a, traj = r.x0, r.trajectory
+    b = ddim_sample(model, S, x_T, steps=steps, eta=1.0, generator=torch.Generator().manual_seed(2)).x0
     assert traj.shape == (steps + 1, *shape)
     assert torch.allclose(a, b, atol=1e-4), (a - b).abs().max()
     # and not DDIM eta = 0 (the noise matters), nor a different noise stream
-    c = ddim_sample(model, S, shape, steps=steps, eta=0.0, x_T=x_T, progress=False)
+    c = ddim_sample(model, S, x_T, steps=steps, eta=0.0).x0
     assert (a - c).abs().max() > 1e-2
 
 
 def test_respaced_ddpm_with_all_steps_is_ddpm():
     model, s = TinyEps(), NoiseSchedule.linear(100)
     x_T = torch.randn(5, 2, generator=torch.Generator().manual_seed(1))
-    a = respaced_ddpm_sample(model, s, (5, 2), 100, x_T=x_T, generator=torch.Generator().manual_seed(3))
-    b = ddpm_sample(model, s, (5, 2), x_T=x_T, generator=torch.Generator().manual_seed(3), progress=False)
+    a = respaced_ddpm_sample(model, s, x_T, 100, generator=torch.Generator().manual_seed(3)).x0
+    b = ddpm_sample(model, s, x_T, generator=torch.Generator().manual_seed(3)).x0
     assert torch.allclose(a, b, atol=1e-4)
 
 
@@ -123,10 +122,11 @@ def test_skip_comparison_and_its_picture():
     x_T = torch.randn(30, 2, generator=torch.Generator().manual_seed(0))
     out = skip_comparison(model, S, x_T, 10, seed=1)
     assert list(out) == ["naive skip", "respaced DDPM", "DDIM eta=0"]
-    x0, traj, ts = out["DDIM eta=0"]
-    assert ts == ddim_timesteps(1000, 10) and traj.shape == (11, 30, 2)
-    assert torch.allclose(x0, ddim_sample(model, S, (30, 2), steps=10, eta=0.0, x_T=x_T, progress=False))
-    assert out["naive skip"][2][:2] == [999, 899] and torch.equal(out["naive skip"][1][0], x_T)
+    x0, traj, ts = out["DDIM eta=0"].x0, out["DDIM eta=0"].trajectory, out["DDIM eta=0"].timesteps
+    assert list(ts) == ddim_timesteps(1000, 10) and traj.shape == (11, 30, 2)
+    assert out["respaced DDPM"].timesteps == ts  # the model's timesteps, not the respaced indices
+    assert torch.allclose(x0, ddim_sample(model, S, x_T, steps=10, eta=0.0).x0)
+    assert out["naive skip"].timesteps[:2] == (999, 899) and torch.equal(out["naive skip"].trajectory[0], x_T)
     fig = plot_skip_comparison(out, ref=make_moons_data(200, seed=0), scores={"naive skip": "Chamfer 9x floor"})
     assert len(fig.axes) == 3 and "model calls" in fig.axes[0].get_title() and "9x" in fig.axes[0].get_title()
     geo = {f"eta={e}": ddim_geometry(x_T[:1], torch.ones(1, 2), 500, 300, S, e, torch.ones(1, 2)) for e in (0.0, 1.0)}

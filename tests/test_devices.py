@@ -10,16 +10,18 @@ Three stand-ins for a GPU or a Mac, each failing on a different class of bug:
    the starting noise and the generator stay on the CPU: a sampler that builds ``x`` or ``t`` on the
    CPU, copies state to the host inside the loop (a trajectory ``.cpu()``), reads a value of a
    model-device tensor (``.item()``, ``float()``: a host sync on a GPU) or creates float64 on the
-   model's device (MPS has none) fails, because meta tensors hold no data. The one copy to the
-   host at the end (``sampling._to_host``) is replaced to keep the results on ``meta``.
+   model's device (MPS has none) fails, because meta tensors hold no data. Each sampler must run
+   every step and fail only at its one copy to the host at the end of ``reverse_loop``.
 3. **Host reads in the training step**, counted with a ``TorchFunctionMode``: ``.item()``,
    ``float()``, ``bool()``, ``.cpu()``, ... called from the package's own code may only happen at
    logging steps.
 """
 from __future__ import annotations
 
+import inspect
 import math
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
@@ -73,16 +75,25 @@ class NoFloat64OnDevice(TorchFunctionMode):
 
 
 @pytest.fixture
-def on_meta(monkeypatch):
-    """Samplers' results stay where the loop ran (meta cannot be copied to the host)."""
-    monkeypatch.setattr(sampling, "_to_host", lambda x: x)
+def on_meta():
     with NoFloat64OnDevice():
         yield
 
 
-def _on_meta(*tensors):
-    for x in tensors:
-        assert x.device.type == "meta", f"expected a result on the model's device (meta), got {x.device}"
+HOST_COPY_LINE = next(i for i, line in enumerate(inspect.getsource(sampling).splitlines(), 1)
+                      if "# the one copy to the host" in line)
+
+
+def runs_on_meta_until_the_host_copy(run, model, calls: int) -> None:
+    """``run()`` with the model on meta: every one of ``calls`` model calls must happen there, and the only failure
+    allowed is the sampler's one copy of its result to the host at the end of ``reverse_loop`` (meta holds no data
+    to copy). A step that read a value (.item(), float()) or copied to the host inside the loop fails earlier."""
+    before = model.calls
+    with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor") as err:
+        run()
+    frames = [f for f in traceback.extract_tb(err.value.__traceback__) if f.filename.startswith(PKG)]
+    assert frames[-1].name == "reverse_loop" and frames[-1].lineno > HOST_COPY_LINE, frames[-1]
+    assert model.calls - before == calls
 
 
 # ----------------------------------------------------------------------------- 2. the model elsewhere
@@ -90,33 +101,29 @@ def test_samplers_run_on_the_models_device_without_reading_it(on_meta):
     sched = H.NoiseSchedule.linear(20)                      # on the CPU, as the notebooks make it
     model = MetaEps()
     g = torch.Generator().manual_seed(0)                    # a CPU generator, as the notebooks use
-    x0, traj = H.ddpm_sample(model, sched, (4, 2), generator=g, return_trajectory=True, progress=False)
-    _on_meta(x0, traj)
-    assert traj.shape == (21, 4, 2) and model.calls == 20
-    x0 = H.ddpm_sample(model, sched, (4, 2), generator=g, variance="beta", clip_x0=True, progress=False)
-    _on_meta(x0)
     x_T = torch.randn(4, 2)                                  # a CPU starting point
+    runs_on_meta_until_the_host_copy(lambda: H.ddpm_sample(model, sched, x_T, generator=g, return_trajectory=True),
+                                     model, 20)
+    runs_on_meta_until_the_host_copy(lambda: H.ddpm_sample(model, sched, x_T, generator=g, variance="beta",
+                                                           clip_x0=True, return_x0_preds=True), model, 20)
     for eta, clip in ((0.0, False), (0.5, True), (1.0, False)):
-        x0, traj = H.ddim_sample(model, sched, (4, 2), steps=5, eta=eta, x_T=x_T, generator=g, clip_x0=clip,
-                                 return_trajectory=True, progress=False)
-        _on_meta(x0, traj)
-    x0, traj, ts = experiments.naive_skip_sample(model, sched, 4, 3, x_T=x_T, generator=g, return_trajectory=True)
-    _on_meta(x0, traj)
-    assert traj.shape[0] == len(ts) + 1
-    _on_meta(experiments.subtract_full_noise(model, sched, x_T, steps=5))
-    x_T2, inv = editing.ddim_invert(model, sched, torch.randn(3, 2), steps=4, return_trajectory=True)
-    _on_meta(x_T2, inv)
-    _on_meta(sampling.predict_noise(model, torch.randn(3, 2), 7))
+        runs_on_meta_until_the_host_copy(lambda e=eta, c=clip: H.ddim_sample(model, sched, x_T, steps=5, eta=e,
+                                                                             generator=g, clip_x0=c,
+                                                                             return_trajectory=True), model, 5)
+    runs_on_meta_until_the_host_copy(lambda: H.naive_skip_sample(model, sched, x_T, 3, generator=g), model, 8)
+    runs_on_meta_until_the_host_copy(lambda: experiments.subtract_full_noise(model, sched, x_T, steps=5), model, 5)
+    runs_on_meta_until_the_host_copy(lambda: ddim_theory.respaced_ddpm_sample(model, sched, x_T, 4, generator=g),
+                                     model, 4)
+    runs_on_meta_until_the_host_copy(lambda: editing.ddim_invert(model, sched, torch.randn(3, 2), steps=4), model, 4)
+    with pytest.raises(NotImplementedError, match="Cannot copy out of meta tensor"):
+        sampling.predict_noise(model, torch.randn(3, 2), 7)  # one call, then the copy of its result
 
 
 def test_troubleshooting_gallery_runs_on_the_models_device(on_meta):
     sched = H.NoiseSchedule.linear(30)
-    model = MetaEps()
-    gallery = troubleshooting.troubleshooting_gallery(model, sched, n=2, steps=5, live_model=MetaEps())
-    assert len(gallery) == len(troubleshooting.BUGS)
-    for title, x, _ in gallery.values():
-        _on_meta(x)
-        assert x.shape == (2, 1, 28, 28), title
+    model = MetaEps(config=H.UNetConfig())
+    for _, fn in troubleshooting.BUGS.values():
+        runs_on_meta_until_the_host_copy(lambda f=fn: f(model, sched, 2, 5, 0), model, 5)
 
 
 # ----------------------------------------------------------------------------- 1. default device meta
@@ -167,21 +174,20 @@ def test_notebook_03_and_05_path_creates_every_tensor_on_a_named_device(moons_re
     n = 64
     ref = H.make_moons_data(n, seed=123)
     x_T = torch.randn((n, 2), generator=torch.Generator().manual_seed(1), device="cpu")
-    samples, traj = H.ddpm_sample(result.ema, sched, (n, 2), x_T=x_T, generator=torch.Generator().manual_seed(2),
-                                  return_trajectory=True, progress=False)
+    run = H.ddpm_sample(result.ema, sched, x_T, generator=torch.Generator().manual_seed(2), return_trajectory=True)
+    samples, traj = run.x0, run.trajectory
     assert samples.device.type == "cpu" and traj.device.type == "cpu" and traj.shape == (sched.T + 1, n, 2)
     eps_T = sampling.predict_noise(result.ema, x_T, sched.T - 1)
     assert eps_T.device.type == "cpu" and torch.isfinite(eps_T).all()
     assert 0 < metrics.chamfer_distance(samples, ref) < 10 and 0 < metrics.mmd_rbf(samples, ref) < 10
-    skipped = experiments.naive_skip_sample(result.ema, sched, n, 5, x_T=x_T,
-                                            generator=torch.Generator().manual_seed(3))
+    skipped = H.naive_skip_sample(result.ema, sched, x_T, 5, generator=torch.Generator().manual_seed(3)).x0
     assert skipped.device.type == "cpu" and torch.isfinite(skipped).all()
-    traj_blunder = experiments.subtract_full_noise(result.ema, sched, x_T, steps=4)
+    traj_blunder = experiments.subtract_full_noise(result.ema, sched, x_T, steps=4).trajectory
     assert traj_blunder.shape == (5, n, 2)
     panel = reverse_sampling_panel(result.ema, sched, n=n, ks=(1, 5), ref=ref, floor=0.05)
     panel.controls["k"].value = 5
-    x0 = H.ddim_sample(result.ema, sched, (n, 2), steps=5, eta=1.0, generator=torch.Generator().manual_seed(4),
-                       progress=False)
+    g = torch.Generator().manual_seed(4)
+    x0 = H.ddim_sample(result.ema, sched, H.start_noise(result.ema, n, g), steps=5, eta=1.0, generator=g).x0
     assert x0.device.type == "cpu" and torch.isfinite(x0).all()
     rec = editing.ddim_reconstruct(result.ema, sched, ref[:8], steps=5)
     assert rec["rmse"].shape == (8,)
@@ -197,7 +203,8 @@ def test_image_helpers_create_every_tensor_on_a_named_device(default_meta):
     assert x0_hat.shape == (3, 1, 28, 28) and x0_hat.device.type == "cpu"
     losses = anatomy.loss_per_timestep(model, sched, image.expand(2, -1, -1, -1), [0, 25, 49])
     assert losses.shape == (3,) and torch.isfinite(losses).all()
-    _, traj = H.ddim_sample(model, sched, (1, 1, 28, 28), steps=5, return_trajectory=True, progress=False)
+    traj = H.ddim_sample(model, sched, H.start_noise(model, 1, torch.Generator().manual_seed(0)), steps=5,
+                         return_trajectory=True).trajectory
     xs, x0s, labels = anatomy.filmstrip_frames(model, sched, traj, H.ddim_timesteps(50, 5), frames=3)
     assert xs.shape == x0s.shape == (3, 1, 28, 28)
     shapes = anatomy.trace_shapes(model, image, torch.tensor([3], device="cpu"))
@@ -270,7 +277,7 @@ def test_sampler_steps_read_no_model_device_value():
     sched = H.NoiseSchedule.linear(20)
     mode = HostReads()
     with mode:
-        H.ddim_sample(TinyEps(), sched, (3, 2), steps=5, progress=False)
+        H.ddim_sample(TinyEps(), sched, torch.randn((3, 2), device="cpu"), steps=5)
     assert not any("sampling.py" in r for r in mode.reads), mode.reads
 
 

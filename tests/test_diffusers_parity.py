@@ -142,8 +142,8 @@ def test_ddim_sample_matches_scheduler_loop(tiny_model, kind, spacing, eta):
     ours, sch = _ours(kind), _ddim(kind, spacing)
     steps, shape = 25, (3, 1, 4, 4)
     x_T = torch.randn(shape, generator=torch.Generator().manual_seed(11))
-    mine = ddim_sample(tiny_model, ours, shape, steps=steps, eta=eta, x_T=x_T, spacing=spacing,
-                       generator=torch.Generator().manual_seed(12), progress=False)
+    mine = ddim_sample(tiny_model, ours, x_T, steps=steps, eta=eta, spacing=spacing,
+                       generator=torch.Generator().manual_seed(12)).x0
     # the reference loop: the same per-step noise as ddim_sample draws (one randn per step when eta > 0)
     g = torch.Generator().manual_seed(12)
     sch.set_timesteps(steps)

@@ -185,5 +185,5 @@ def test_one_sampler_result_type():
                     assert ann == "Sample", f"{path.name}:{f.name} returns {ann or 'unannotated'}, not Sample"
                 if any(isinstance(c, ast.Call) and getattr(c.func, "id", "") == "reverse_loop" for c in ast.walk(f)):
                     callers.add(f.name)
-                    assert listed or f.name.startswith("_"), f"{path.name}:{f.name} runs the loop but is no listed sampler"
+                    assert listed or f.name.startswith("_"), f"{path.name}:{f.name} runs the loop, is no listed sampler"
     assert {"ddpm_sample", "ddim_sample", "ddim_invert", "_ancestral"} <= callers

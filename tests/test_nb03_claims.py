@@ -37,8 +37,7 @@ def quick_run():
     torch.manual_seed(0)   # setup_notebook(0) seeds torch; TimeMLP() is the first draw after it
     result = train(TimeMLP(), data, sched, steps=QUICK_STEPS, batch_size=256, lr=2e-3, seed=0, progress=False)
     x_T = torch.randn((N_SAMPLES, 2), generator=torch.Generator().manual_seed(1))
-    samples = ddpm_sample(result.ema, sched, (N_SAMPLES, 2), x_T=x_T, generator=torch.Generator().manual_seed(2),
-                          progress=False)
+    samples = ddpm_sample(result.ema, sched, x_T, generator=torch.Generator().manual_seed(2)).x0
     return data, sched, result, samples
 
 

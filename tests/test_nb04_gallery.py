@@ -48,7 +48,7 @@ def gallery(unet, fashion_dir):
 @pytest.fixture(scope="module")
 def correct_ranges(unet):
     model, sched = unet
-    stats = tr.image_statistics(tr.sample_correct(model, sched, n=POOL, steps=STEPS, seed=1))
+    stats = tr.image_statistics(tr.sample_correct(model, sched, n=POOL, steps=STEPS, seed=1).x0)
     subsets = torch.tensor(list(itertools.combinations(range(POOL), N)))  # (220, 3)
     return {k: (v[subsets].mean(1).min().item(), v[subsets].mean(1).max().item()) for k, v in stats.items()}
 
@@ -83,11 +83,10 @@ def test_the_statistics_measure_what_they_name():
 
 def test_wrong_axis_noise_factor_is_the_ratio_of_the_two_coefficients(linear1000):
     ts, f = tr.wrong_axis_noise_factor(linear1000, linear1000.T)
-    b = linear1000.betas.double()
-    ab = torch.cumprod(1 - b, 0)
+    b, ab = linear1000.host64.betas, linear1000.host64.alpha_bars
     # with all T steps: the buggy coefficient sqrt(beta_t) over the correct beta_t / sqrt(1 - abar_t)
     want = b.sqrt() / (b / (1 - ab).sqrt())
-    # float64 from the float32-stored betas on both sides; respace re-derives beta'_k as a ratio of cumulative
+    # the schedule's float64 tables on both sides; the function re-forms beta'_k as a ratio of cumulative
     # products, which loses a few float64 ulps times T
     torch.testing.assert_close(f, want, rtol=1e-9, atol=0)
     assert ts == list(range(1000))
@@ -101,8 +100,8 @@ def test_wrong_axis_removes_the_noise_too_early(unet):
     # the mechanism in the docstring: x's spread falls far below the noise level of its t within the first steps
     # (the correct sampler keeps it near 1 until its last quarter), and the sample ends faint
     model, sched = unet
-    _, good = tr._ancestral(model, sched, 2, STEPS, 0, tr._step_correct, return_trajectory=True)
-    _, bad = tr._ancestral(model, sched, 2, STEPS, 0, tr._step_schedule_wrong_axis, return_trajectory=True)
+    good = tr._ancestral(model, sched, 2, STEPS, 0, tr._step_correct, return_trajectory=True).trajectory
+    bad = tr._ancestral(model, sched, 2, STEPS, 0, tr._step_schedule_wrong_axis, return_trajectory=True).trajectory
     spread_good, spread_bad = good.flatten(2).std(2).mean(1), bad.flatten(2).std(2).mean(1)  # (STEPS + 1,)
     assert spread_good[:STEPS // 2].min() > 0.9   # sqrt(abar x0-variance + 1 - abar) stays near 1 at large t
     assert spread_bad[2:STEPS // 2].max() < 0.75  # the bug: a quarter of the noise gone after two steps
@@ -113,14 +112,14 @@ def test_uniform_noise_only_in_x_T_leaves_garments_with_the_ancestral_sampler(un
     # saturation, background and speckle like correct samples), only brighter than the correct row from the same
     # seed; deterministic DDIM (eta = 0) decodes the same kind of uniform x_T to a white image
     model, sched = unet
-    s = tr.image_statistics(tr._ancestral(model, sched, N, STEPS, 0, tr._step_correct, uniform="x_T"))
+    s = tr.image_statistics(tr._ancestral(model, sched, N, STEPS, 0, tr._step_correct, uniform="x_T").x0)
     for k in ("saturated", "background", "speckle"):
         lo, hi = correct_ranges[k]
         assert lo <= s[k].mean().item() <= hi, (k, s[k].mean().item(), lo, hi)
     right = tr.image_statistics(gallery["correct"][1])
     assert s["brightness"].mean() > right["brightness"].mean() + 0.1  # measured: -0.14 against -0.39
     x_T = torch.rand((N, 1, 28, 28), generator=torch.Generator().manual_seed(0))
-    white = ddim_sample(model, sched, x_T.shape, steps=STEPS, eta=0.0, x_T=x_T, progress=False)
+    white = ddim_sample(model, sched, x_T, steps=STEPS, eta=0.0).x0
     assert (white > 1.1).float().mean() > 0.9
 
 

@@ -9,8 +9,8 @@ from ddpm_helpers.lessons.forward.experiments import (chain_snapshots, chain_var
                                                       pixel_correlation, sample_moments, snr_zero_db_crossing,
                                                       terminal_snr_table)
 from ddpm_helpers.lessons.moons import experiments as moons_experiments
-from ddpm_helpers.lessons.moons.experiments import (loss_baselines, naive_skip_sample, naive_skip_timesteps,
-                                                    subtract_full_noise)
+from ddpm_helpers.core.sampling import naive_skip_sample, naive_skip_timesteps
+from ddpm_helpers.lessons.moons.experiments import loss_baselines, subtract_full_noise
 
 
 def test_terminal_snr_numbers_stated_in_notebook_01():
@@ -203,10 +203,11 @@ def test_naive_skip_timesteps_and_k1_equals_ddpm_sample():
     torch.manual_seed(0)
     m, s = TimeMLP(hidden=32, blocks=1), NoiseSchedule.linear(50)
     x_T = torch.randn(64, 2)
-    a = naive_skip_sample(m, s, 64, 1, x_T=x_T, generator=torch.Generator().manual_seed(5))
-    b = ddpm_sample(m, s, (64, 2), x_T=x_T, generator=torch.Generator().manual_seed(5), progress=False)
+    a = naive_skip_sample(m, s, x_T, 1, generator=torch.Generator().manual_seed(5)).x0
+    b = ddpm_sample(m, s, x_T, generator=torch.Generator().manual_seed(5)).x0
     torch.testing.assert_close(a, b)
-    x, traj, ts = naive_skip_sample(m, s, 64, 20, x_T=x_T, return_trajectory=True)
+    r = naive_skip_sample(m, s, x_T, 20, return_trajectory=True)
+    traj, ts = r.trajectory, list(r.timesteps)
     assert ts == [49, 29, 9, 0] and traj.shape == (5, 64, 2)
 
 
@@ -228,7 +229,8 @@ def test_naive_skip_leaves_noise_in_for_an_ideal_denoiser():
     s = NoiseSchedule.linear(1000)
     o = Oracle(s, lambda x, ab: (1 - ab).sqrt() * x / (0.25 * ab + 1 - ab))
     g = torch.Generator().manual_seed(0)
-    stds = {k: naive_skip_sample(o, s, 4000, k, generator=g).std().item() for k in (1, 2, 5, 20)}
+    stds = {k: naive_skip_sample(o, s, torch.randn((4000, 2), generator=g), k, generator=g).x0.std().item()
+            for k in (1, 2, 5, 20)}
     assert stds[1] == pytest.approx(0.5, abs=0.02)
     assert stds[1] < stds[2] < stds[5] < stds[20]
     assert stds[20] > 0.85
@@ -237,7 +239,7 @@ def test_naive_skip_leaves_noise_in_for_an_ideal_denoiser():
 def test_subtract_full_noise_collapses_to_the_origin():
     s = NoiseSchedule.linear(1000)
     o = Oracle(s, lambda x, ab: x / (1 - ab).sqrt())
-    traj = subtract_full_noise(o, s, torch.randn(100, 2), steps=5)
+    traj = subtract_full_noise(o, s, torch.randn(100, 2), steps=5).trajectory
     assert traj.shape == (6, 100, 2)
     assert traj[1].abs().max().item() < 0.05
     with pytest.raises(ValueError, match="steps"):

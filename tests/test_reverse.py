@@ -236,12 +236,18 @@ def test_ddim_step_noise_scale(linear1000):
 SMALL = NoiseSchedule.linear(40, 1e-3, 0.2)   # a short chain keeps the sampler tests fast
 
 
+def seeded(shape, seed):
+    """x_T and the generator that drew it (it goes on to draw every step's noise), as a sampler's arguments."""
+    g = torch.Generator().manual_seed(seed)
+    return {"x_T": torch.randn(shape, generator=g), "generator": g}
+
+
 def test_ddpm_sample_reproducible_and_shapes(tiny_model):
     shape = (3, 1, 4, 4)
-    a, traj = ddpm_sample(tiny_model, SMALL, shape, generator=torch.Generator().manual_seed(0),
-                          return_trajectory=True, progress=False)
-    b = ddpm_sample(tiny_model, SMALL, shape, generator=torch.Generator().manual_seed(0), progress=False)
-    c = ddpm_sample(tiny_model, SMALL, shape, generator=torch.Generator().manual_seed(1), progress=False)
+    r = ddpm_sample(tiny_model, SMALL, **seeded(shape, 0), return_trajectory=True)
+    a, traj = r.x0, r.trajectory
+    b = ddpm_sample(tiny_model, SMALL, **seeded(shape, 0)).x0
+    c = ddpm_sample(tiny_model, SMALL, **seeded(shape, 1)).x0
     # exact below: the same call with the same seed and shapes (the same kernels), and a trajectory holds copies
     torch.testing.assert_close(a, b, rtol=0, atol=0)
     assert not torch.allclose(a, c)
@@ -253,13 +259,11 @@ def test_ddpm_sample_reproducible_and_shapes(tiny_model):
 
 
 def test_ddpm_sample_accepts_x_T(tiny_model):
-    shape = (2, 2)
     x_T = torch.tensor([[1.0, -1.0], [0.5, 2.0]])
-    a, traj = ddpm_sample(tiny_model, SMALL, shape, x_T=x_T, generator=torch.Generator().manual_seed(3),
-                          return_trajectory=True, progress=False)
+    r = ddpm_sample(tiny_model, SMALL, x_T, generator=torch.Generator().manual_seed(3), return_trajectory=True)
+    a, traj = r.x0, r.trajectory
     torch.testing.assert_close(traj[0], x_T, rtol=0, atol=0)
-    b = ddpm_sample(tiny_model, SMALL, shape, x_T=x_T + 1, generator=torch.Generator().manual_seed(3),
-                    progress=False)
+    b = ddpm_sample(tiny_model, SMALL, x_T + 1, generator=torch.Generator().manual_seed(3)).x0
     assert not torch.allclose(a, b)
     assert torch.equal(x_T, torch.tensor([[1.0, -1.0], [0.5, 2.0]])), "x_T must not be modified in place"
 
@@ -273,17 +277,16 @@ def test_ddpm_sample_matches_manual_loop(tiny_model):
         eps = tiny_model(x, torch.full((2,), t))
         z = torch.randn(shape, generator=g) if t > 0 else None
         x = ddpm_step(x, eps, t, SMALL, noise=z)
-    out = ddpm_sample(tiny_model, SMALL, shape, generator=torch.Generator().manual_seed(8), progress=False)
+    out = ddpm_sample(tiny_model, SMALL, **seeded(shape, 8)).x0
     torch.testing.assert_close(out, x.detach(), atol=1e-6, rtol=1e-6)
 
 
 def test_ddim_sample_eta0_deterministic_and_shapes(tiny_model):
     shape = (3, 2)
     x_T = torch.randn(shape, generator=torch.Generator().manual_seed(2))
-    a, traj = ddim_sample(tiny_model, SMALL, shape, steps=8, x_T=x_T, generator=torch.Generator().manual_seed(0),
-                          return_trajectory=True, progress=False)
-    b = ddim_sample(tiny_model, SMALL, shape, steps=8, x_T=x_T, generator=torch.Generator().manual_seed(5),
-                    progress=False)
+    r = ddim_sample(tiny_model, SMALL, x_T, steps=8, generator=torch.Generator().manual_seed(0), return_trajectory=True)
+    a, traj = r.x0, r.trajectory
+    b = ddim_sample(tiny_model, SMALL, x_T, steps=8, generator=torch.Generator().manual_seed(5)).x0
     torch.testing.assert_close(a, b, rtol=0, atol=0)  # exact: eta = 0 draws no noise; the trajectory holds copies
     assert traj.shape == (9, *shape)
     torch.testing.assert_close(traj[0], x_T, rtol=0, atol=0)
@@ -292,8 +295,7 @@ def test_ddim_sample_eta0_deterministic_and_shapes(tiny_model):
 
 def test_ddim_sample_eta1_reproducible(tiny_model):
     shape = (2, 1, 2, 2)
-    run = lambda seed: ddim_sample(tiny_model, SMALL, shape, steps=10, eta=1.0,  # noqa: E731
-                                   generator=torch.Generator().manual_seed(seed), progress=False)
+    run = lambda seed: ddim_sample(tiny_model, SMALL, **seeded(shape, seed), steps=10, eta=1.0).x0  # noqa: E731
     torch.testing.assert_close(run(4), run(4), rtol=0, atol=0)
     assert not torch.allclose(run(4), run(5))
 
@@ -303,13 +305,11 @@ def test_ddim_all_steps_eta1_equals_ddpm(tiny_model, sched):
     """DDIM with steps = T and eta = 1 is DDPM with the posterior variance (same x_T, same noise)."""
     shape = (4, 2)
     x_T = torch.randn(shape, generator=torch.Generator().manual_seed(9))
-    a = ddim_sample(tiny_model, sched, shape, steps=sched.T, eta=1.0, x_T=x_T,
-                    generator=torch.Generator().manual_seed(10), progress=False)
-    b = ddpm_sample(tiny_model, sched, shape, x_T=x_T, generator=torch.Generator().manual_seed(10),
-                    progress=False)
+    a = ddim_sample(tiny_model, sched, x_T, steps=sched.T, eta=1.0, generator=torch.Generator().manual_seed(10)).x0
+    b = ddpm_sample(tiny_model, sched, x_T, generator=torch.Generator().manual_seed(10)).x0
     torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
     # and a different noise stream gives a different answer, so the match above is not trivial
-    c = ddpm_sample(tiny_model, sched, shape, x_T=x_T, generator=torch.Generator().manual_seed(11), progress=False)
+    c = ddpm_sample(tiny_model, sched, x_T, generator=torch.Generator().manual_seed(11)).x0
     assert (a - c).abs().max() > 1e-2
 
 
@@ -326,8 +326,8 @@ def test_ddim_timesteps():
 
 def test_sampler_restores_training_mode(tiny_model):
     tiny_model.train()
-    ddim_sample(tiny_model, SMALL, (1, 2), steps=2, progress=False)
+    ddim_sample(tiny_model, SMALL, torch.randn((1, 2)), steps=2)
     assert tiny_model.training
     tiny_model.eval()
-    ddpm_sample(tiny_model, SMALL, (1, 2), progress=False)
+    ddpm_sample(tiny_model, SMALL, torch.randn((1, 2)))
     assert not tiny_model.training

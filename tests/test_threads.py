@@ -257,7 +257,7 @@ def test_small_models_train_and_sample_on_one_thread(one_cpu_quota):
     torch.set_num_threads(2)
     spy = ThreadSpy(TimeMLP(hidden=16, blocks=1))
     train(spy, make_moons_data(64), NoiseSchedule.linear(20), steps=3, batch_size=8, progress=False)
-    ddpm_sample(spy, NoiseSchedule.linear(5), (4, 2), generator=torch.Generator().manual_seed(0), progress=False)
+    ddpm_sample(spy, NoiseSchedule.linear(5), torch.randn((4, 2)), generator=torch.Generator().manual_seed(0))
     assert spy.seen == [1] * 8 and torch.get_num_threads() == 2  # 3 training + 5 sampling calls, then restored
 
 

@@ -10,7 +10,8 @@ from dataclasses import fields, replace
 
 import torch
 
-__all__ = ["check_int", "check_number", "check_point_sets", "merge_config"]
+__all__ = ["check_int", "check_number", "check_timesteps", "check_step", "check_x_T", "check_point_sets",
+           "merge_config"]
 
 
 def check_int(name: str, value, lo: int | None = None, hi: int | None = None, what: str = "",
@@ -61,6 +62,59 @@ def check_number(name: str, value, lo: float | None = None, hi: float | None = N
         gloss = f" ({what})" if what else ""
         raise ValueError(f"{name} must be a finite number{rng}{gloss}, got {value!r}")
     return float(value)
+
+
+def check_timesteps(t: int | torch.Tensor, T: int, batch: int | None = None, name: str = "t") -> torch.Tensor:
+    """Validate ``t`` and return it as a long tensor: 0-d for an int, ``(B,)`` for a batch.
+
+    ``t`` may be a Python int, a 0-d integer tensor, or a 1-D integer tensor with one entry per
+    item of the batch (``batch`` entries, when given). Every value must lie in ``0 .. T-1``.
+    The range check reads the values, which for a tensor on a GPU waits for it (a host sync):
+    hot loops validate once, up front (``train`` draws t from 0..T-1 itself and passes
+    ``check=False`` to :func:`q_sample`).
+    """
+    if isinstance(t, bool):
+        raise ValueError(f"{name} must be an integer timestep in 0..{T - 1}, got the bool {t!r}")
+    if isinstance(t, int):
+        if not 0 <= t <= T - 1:
+            raise ValueError(f"{name} must lie in 0..{T - 1} (0-indexed, T={T}), got {t}")
+        return torch.tensor(t, device="cpu")  # explicit: a default device set by the user must not move it
+    if not isinstance(t, torch.Tensor):
+        raise ValueError(f"{name} must be an int or an integer tensor, got {type(t).__name__} {t!r}")
+    if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
+        raise ValueError(f"{name} must hold integers (torch.long), got dtype {t.dtype}; "
+                         f"use t.long() or torch.randint")
+    if t.ndim > 1:
+        raise ValueError(f"{name} must be an int or a 1-D tensor of shape (B,), got shape {tuple(t.shape)}")
+    tt = t.long()
+    if tt.ndim == 1 and batch is not None and tt.shape[0] != batch:
+        raise ValueError(f"{name} has {tt.shape[0]} entries but the batch has {batch} items; "
+                         f"give one timestep per item (shape ({batch},)) or a single int")
+    if tt.numel():
+        lo, hi = int(tt.min()), int(tt.max())
+        if lo < 0 or hi > T - 1:
+            raise ValueError(f"{name} must lie in 0..{T - 1} (0-indexed, T={T}), got {lo if lo < 0 else hi}")
+    return tt
+
+def check_step(t, t_prev, T: int, names: tuple[str, str] = ("t", "t_prev")) -> tuple[int, int]:
+    """Return ``(t, t_prev)`` as ints for one step between two timesteps: ``t`` in 0..T-1 (an int or a 0-d integer
+    tensor) and ``t_prev`` in -1..t-1 (-1: the step ends at x_0); else raise ValueError naming the one at fault
+    (``names``: the arguments' names in the caller)."""
+    tt = check_timesteps(t, T, name=names[0])
+    if tt.ndim != 0:
+        raise ValueError(f"{names[0]} must be a single int for one step, got a tensor of shape {tuple(tt.shape)}")
+    t = int(tt)
+    if isinstance(t_prev, torch.Tensor) and t_prev.ndim == 0 and not t_prev.dtype.is_floating_point:
+        t_prev = int(t_prev)
+    return t, check_int(names[1], t_prev, -1, t - 1, what=f"below {names[0]}={t}; -1 is x_0")
+
+
+def check_x_T(x_T) -> torch.Tensor:
+    """Return ``x_T`` if it is a floating-point tensor with a batch dimension (B, ...); else raise ValueError."""
+    if not isinstance(x_T, torch.Tensor) or x_T.ndim < 2 or not x_T.dtype.is_floating_point:
+        raise ValueError(f"x_T must be a floating-point tensor of shape (B, ...) (e.g. start_noise(model, n)), got "
+                         f"{type(x_T).__name__} of shape {tuple(getattr(x_T, 'shape', ()))}")
+    return x_T
 
 
 def merge_config(cls, config=None, overrides: dict | None = None):

@@ -18,42 +18,10 @@ from __future__ import annotations
 
 import torch
 
+from .checks import check_timesteps
 from .schedules import NoiseSchedule
 
-__all__ = ["forward_step", "q_sample", "extract", "check_timesteps", "noise_like", "compute_dtype"]
-
-
-def check_timesteps(t: int | torch.Tensor, T: int, batch: int | None = None, name: str = "t") -> torch.Tensor:
-    """Validate ``t`` and return it as a long tensor: 0-d for an int, ``(B,)`` for a batch.
-
-    ``t`` may be a Python int, a 0-d integer tensor, or a 1-D integer tensor with one entry per
-    item of the batch (``batch`` entries, when given). Every value must lie in ``0 .. T-1``.
-    The range check reads the values, which for a tensor on a GPU waits for it (a host sync):
-    hot loops validate once, up front (``train`` draws t from 0..T-1 itself and passes
-    ``check=False`` to :func:`q_sample`).
-    """
-    if isinstance(t, bool):
-        raise ValueError(f"{name} must be an integer timestep in 0..{T - 1}, got the bool {t!r}")
-    if isinstance(t, int):
-        if not 0 <= t <= T - 1:
-            raise ValueError(f"{name} must lie in 0..{T - 1} (0-indexed, T={T}), got {t}")
-        return torch.tensor(t, device="cpu")  # explicit: a default device set by the user must not move it
-    if not isinstance(t, torch.Tensor):
-        raise ValueError(f"{name} must be an int or an integer tensor, got {type(t).__name__} {t!r}")
-    if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
-        raise ValueError(f"{name} must hold integers (torch.long), got dtype {t.dtype}; "
-                         f"use t.long() or torch.randint")
-    if t.ndim > 1:
-        raise ValueError(f"{name} must be an int or a 1-D tensor of shape (B,), got shape {tuple(t.shape)}")
-    tt = t.long()
-    if tt.ndim == 1 and batch is not None and tt.shape[0] != batch:
-        raise ValueError(f"{name} has {tt.shape[0]} entries but the batch has {batch} items; "
-                         f"give one timestep per item (shape ({batch},)) or a single int")
-    if tt.numel():
-        lo, hi = int(tt.min()), int(tt.max())
-        if lo < 0 or hi > T - 1:
-            raise ValueError(f"{name} must lie in 0..{T - 1} (0-indexed, T={T}), got {lo if lo < 0 else hi}")
-    return tt
+__all__ = ["forward_step", "q_sample", "extract", "noise_like", "compute_dtype"]
 
 
 def compute_dtype(x: torch.Tensor) -> torch.dtype:

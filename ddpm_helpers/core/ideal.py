@@ -30,8 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .checks import check_int, check_point_sets
-from .forward import check_timesteps
+from .checks import check_int, check_point_sets, check_timesteps
 from .schedules import NoiseSchedule
 
 __all__ = ["optimal_x0", "optimal_eps", "score_from_eps", "log_q_t", "class_posterior", "IdealConfig",

@@ -19,7 +19,8 @@ Notation (symbol -> name):
     \tilde\mu_t coefs   posterior_mean_coef_x0[t], posterior_mean_coef_xt[t]
     SNR(t)              snr[t] = alpha_bars[t] / (1 - alpha_bars[t])
 
-Everything is derived in float64 and stored as float32.
+Everything is derived in float64 and stored as float32 (moved with ``.to(device)``); the float64 tables stay
+on the host as ``host64``, where the sampler steps read their scalars.
 """
 from __future__ import annotations
 
@@ -81,9 +82,10 @@ class NoiseSchedule:
         snr = alpha_bars / (1.0 - alpha_bars)
         coef_x0 = alpha_bars_prev.sqrt() * b / (1.0 - alpha_bars)  # Ho et al. 2020, eq. 7
         coef_xt = alphas.sqrt() * (1.0 - alpha_bars_prev) / (1.0 - alpha_bars)
-        f32 = lambda x: x.to(torch.float32)  # noqa: E731
-        return cls(f32(b), f32(alphas), f32(alpha_bars), f32(alpha_bars_prev),
-                   f32(posterior_variance), f32(snr), f32(coef_x0), f32(coef_xt), kind)
+        exact = cls(b, alphas, alpha_bars, alpha_bars_prev, posterior_variance, snr, coef_x0, coef_xt, kind)
+        stored = cls(*(getattr(exact, f.name).to(torch.float32) for f in fields(cls) if f.name != "kind"), kind)
+        object.__setattr__(stored, "_host64", exact)  # the float64 tables it was derived with, kept on the host
+        return stored
 
     @classmethod
     def linear(cls, T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> NoiseSchedule:
@@ -113,7 +115,22 @@ class NoiseSchedule:
         betas = (1 - f[1:] / f[:-1]).clamp(max=max_beta)
         return cls.from_betas(betas, kind="cosine")
 
+    def __post_init__(self):
+        float64_host = all(getattr(self, f.name).dtype == torch.float64 and getattr(self, f.name).device.type == "cpu"
+                           for f in fields(self) if f.name != "kind")
+        object.__setattr__(self, "_host64", self if float64_host else None)
+
     # ------------------------------------------------------------------ helpers
+    @property
+    def host64(self) -> NoiseSchedule:
+        """The same tables in float64 on the CPU, the values this schedule was derived with. Sampler steps read
+        their scalars here (a Python float each: no device sync, and MPS, which has no float64, is never asked);
+        a schedule built without :meth:`from_betas` (a checkpoint's) derives them from its betas once."""
+        if self._host64 is None:
+            exact = NoiseSchedule.from_betas(self.betas.detach().to("cpu", torch.float64), self.kind)._host64
+            object.__setattr__(self, "_host64", exact)
+        return self._host64
+
     @property
     def T(self) -> int:
         """Number of diffusion steps."""
@@ -129,7 +146,10 @@ class NoiseSchedule:
         for k, v in moved.items():
             if isinstance(v, torch.Tensor):
                 moved[k] = v.to(device)
-        return NoiseSchedule(**moved)
+        out = NoiseSchedule(**moved)
+        if out._host64 is None:
+            object.__setattr__(out, "_host64", self._host64)  # the float64 tables stay on the host
+        return out
 
     def snr_db(self) -> torch.Tensor:
         """SNR in decibels, ``10 log10(snr)``. Shapes: (T,)."""

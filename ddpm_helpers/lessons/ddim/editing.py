@@ -18,14 +18,11 @@ Notation (symbol -> name), 0-indexed t as in ``core.schedules``:
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
-from ...core.checks import check_int
-from ...core.forward import check_timesteps
-from ...core.reverse import predict_x0
-from ...core.sampling import ddim_sample, ddim_timesteps, reverse_loop
+from ...core.checks import check_int, check_step, check_x_T
+from ...core.reverse import ddim_terms, predict_x0
+from ...core.sampling import Sample, ddim_sample, ddim_timesteps, reverse_loop
 from ...core.schedules import NoiseSchedule
 
 __all__ = ["slerp", "slerp_path", "ddim_invert_step", "ddim_invert", "ddim_reconstruct", "latent_spread"]
@@ -96,46 +93,49 @@ def ddim_invert_step(x_s: torch.Tensor, eps: torch.Tensor, s: int, t: int, sched
 
     Shapes: x_s, eps (B, ...); s, t ints -> x_t like x_s.
     """
-    t = int(check_timesteps(t, sched.T, name="t"))
-    check_int("s", s, -1, t - 1, what=f"below t={t}; -1 is x_0")
+    t, s = check_step(t, s, sched.T, names=("t", "s"))  # s below t, as t_prev below t in a sampler step
     if eps.shape != x_s.shape:
         raise ValueError(f"eps must have x_s's shape {tuple(x_s.shape)}, got {tuple(eps.shape)}")
+    return _invert_step(x_s, eps, s, t, sched)
+
+
+def _invert_step(x_s: torch.Tensor, eps: torch.Tensor, s: int, t: int, sched: NoiseSchedule) -> torch.Tensor:
     # 1. the x_0 the current point and noise estimate imply
     x0 = x_s if s < 0 else predict_x0(x_s, eps, s, sched)
-    # 2. re-noise it to level t along the same noise direction
-    ab_t = float(sched.alpha_bars[t])
-    return math.sqrt(ab_t) * x0 + math.sqrt(1 - ab_t) * eps
+    # 2. re-noise it to level t along the same noise direction: eq. 12's two terms with t as the end, sigma = 0
+    x0_term, direction = ddim_terms(x0, eps, float(sched.host64.alpha_bars[t]), 0.0)
+    return x0_term + direction
 
 
 def ddim_invert(model, sched: NoiseSchedule, x0: torch.Tensor, steps: int = 50, spacing: str = "trailing",
-                return_trajectory: bool = False, progress: bool = False):
+                return_trajectory: bool = False, progress: bool = False) -> Sample:
     r"""DDIM inversion: map a real image x_0 to the x_T that deterministic DDIM (eta = 0, the same
     ``steps`` and ``spacing``) decodes back to (about) x_0.
 
     Walks the sampler's timesteps in reverse, s -> t = -1 -> t_1 -> ... -> T-1, with
     \hat\epsilon = model(x_s, t) evaluated at the *target* level t (as in diffusers'
-    ``DDIMInverseScheduler`` and null-text inversion), then :func:`ddim_invert_step`.
+    ``DDIMInverseScheduler`` and null-text inversion), then :func:`ddim_invert_step`: the loop's
+    pairs are (t, s), the model called at t, x going from level s up to level t.
 
-    Returns x_T, or ``(x_T, trajectory)``, on the CPU (through the one reverse loop).
-    Shapes: x0 (B, ...) -> x_T (B, ...); trajectory (steps + 1, B, ...), x_0 first.
+    Returns a Sample whose ``x0`` is x_T (the loop's end point), on the CPU.
+    Shapes: x0 (B, ...) -> Sample: x0 = x_T (B, ...); trajectory (steps + 1, B, ...), x_0 first.
     """
     ts = ddim_timesteps(sched.T, steps, spacing)[::-1]  # ascending: e.g. 19, 39, ..., 999
-    prev = [-1] + ts[:-1]
     host = sched.to("cpu")
-    return reverse_loop(model, x0, ts, lambda x, eps, i, z: ddim_invert_step(x, eps, prev[i], ts[i], host),
+    return reverse_loop(model, check_x_T(x0), list(zip(ts, [-1] + ts[:-1])),
+                        lambda x, eps, t, s, z: _invert_step(x, eps, s, t, host),
                         return_trajectory=return_trajectory, progress=progress, desc="DDIM inversion")
 
 
-def ddim_reconstruct(model, sched: NoiseSchedule, x0: torch.Tensor, steps: int = 50, spacing: str = "trailing"):
+def ddim_reconstruct(model, sched: NoiseSchedule, x0: torch.Tensor, steps: int = 50,
+                     spacing: str = "trailing") -> dict:
     """Invert ``x0`` to x_T, decode it again with deterministic DDIM; return a dict with ``x_T``,
     ``x0_rec``, and the per-image reconstruction error ``rmse`` (B,) and ``max_abs`` (B,) in
-    pixel units of [-1, 1]. Shapes: x0 (B, ...)."""
-    x_T = ddim_invert(model, sched, x0, steps=steps, spacing=spacing)
-    rec = ddim_sample(model, sched, tuple(x0.shape), steps=steps, eta=0.0, x_T=x_T, spacing=spacing,
-                      progress=False)
-    diff = (rec.cpu() - x0.cpu()).flatten(1)  # (B, ...) -> (B, D)
-    return {"x_T": x_T.cpu(), "x0_rec": rec.cpu(), "rmse": diff.pow(2).mean(1).sqrt(),
-            "max_abs": diff.abs().max(1).values}
+    pixel units of [-1, 1] (a round-trip report, not a sampler result). Shapes: x0 (B, ...)."""
+    x_T = ddim_invert(model, sched, x0, steps=steps, spacing=spacing).x0
+    rec = ddim_sample(model, sched, x_T, steps=steps, eta=0.0, spacing=spacing).x0
+    diff = (rec - x0.cpu()).flatten(1)  # (B, ...) -> (B, D)
+    return {"x_T": x_T, "x0_rec": rec, "rmse": diff.pow(2).mean(1).sqrt(), "max_abs": diff.abs().max(1).values}
 
 
 def latent_spread(x_T: torch.Tensor, x0: torch.Tensor, background: float = -0.9) -> dict:

@@ -98,15 +98,16 @@ def plot_speed_quality(rows: list, floor: dict | None = None, metric: str = "fid
 @styled
 def plot_skip_comparison(results: dict, ref: torch.Tensor | None = None, scores: dict | None = None,
                          paths: int = 8, lim: float = 3.0, size: float = 4.2) -> Figure:
-    """Notebook 06: one panel per sampler of :func:`skip_comparison` ({name: (x_0, trajectory,
-    timesteps)}): the final samples over fresh data ``ref`` (grey), and the paths of the first ``paths``
+    """Notebook 06: one panel per sampler of :func:`skip_comparison` ({name: Sample with its
+    trajectory}): the final samples over fresh data ``ref`` (grey), and the paths of the first ``paths``
     points from x_T (hollow circle) to x_0 (dot). ``scores[name]`` is printed under each title.
 
     Shapes: x_0 (N, 2); trajectory (S + 1, N, 2), x_T first."""
     n = len(results)
     fig = new_figure(figsize=(size * n, size + 1.0))
     axes = fig.subplots(1, n, squeeze=False)[0]
-    for ax, (name, (x0, traj, ts)) in zip(axes, results.items()):
+    for ax, (name, run) in zip(axes, results.items()):
+        x0, traj, ts = run.x0, run.trajectory, run.timesteps
         if ref is not None:
             ax.scatter(ref[:, 0], ref[:, 1], s=3, color="0.85", zorder=0)
         x0 = torch.as_tensor(x0, device="cpu").detach().cpu()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipywidgets as W
 import torch
 
-from ...core.sampling import ddim_sample, ddim_timesteps
+from ...core.sampling import ddim_sample, ddim_timesteps, start_noise
 from ...ui.panels import Panel
 from .figures import plot_image_rows
 
@@ -27,7 +27,7 @@ def ddim_panel(model, sched, x_T: torch.Tensor | None = None, n: int = 8, steps_
     Shapes: x_T (n, C, H, W) (drawn from ``seed`` when None, 1x28x28 images).
     """
     if x_T is None:
-        x_T = torch.randn((n, 1, 28, 28), generator=torch.Generator().manual_seed(seed), device="cpu")
+        x_T = start_noise(model, n, torch.Generator().manual_seed(seed))
     steps_options = list(steps_options)
     if steps not in steps_options:
         raise ValueError(f"steps must be one of steps_options={steps_options}, got {steps!r}")
@@ -41,8 +41,8 @@ def ddim_panel(model, sched, x_T: torch.Tensor | None = None, n: int = 8, steps_
 
     def draw(fig, steps, eta, spacing):
         ts = ddim_timesteps(sched.T, steps, spacing)
-        x = ddim_sample(model, sched, tuple(x_T.shape), steps=steps, eta=eta, x_T=x_T, spacing=spacing,
-                        generator=torch.Generator().manual_seed(seed + 1), progress=False)
+        x = ddim_sample(model, sched, x_T, steps=steps, eta=eta, spacing=spacing,
+                        generator=torch.Generator().manual_seed(seed + 1)).x0
         plot_image_rows({"x_T": x_T, f"x_0\n{steps} steps\neta={eta:g}": x},
                         title=f"DDIM from one fixed x_T: {steps} steps, eta = {eta:g}, {spacing} spacing "
                               f"(t = {ts[0]} first, {ts[-1]} last)", fig=fig)

@@ -19,37 +19,28 @@ Notation (symbol -> name), 0-indexed t as in ``core.schedules``; t' < t is the n
 
     \bar\alpha_t, \bar\alpha_{t'}   alpha_bars[t], alpha_bars[t_prev]   (t_prev = -1: 1.0)
     \sigma                          ddim_sigma(t, t_prev, sched, eta)    Song et al. eq. 16
-    \tau_k, beta'_k                 respace(sched, steps)                kept timesteps, respaced betas
-
-``respace`` (notebook 04's troubleshooting) is re-exported here.
+    \tau_k, beta'_k                 respace(sched, steps)                kept timesteps, respaced betas (core.respace)
 """
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 
-from ...core.checks import check_int, check_number
+from ...core.checks import check_int, check_number, check_step
 from ...core.forward import q_sample
-from ...core.reverse import ddim_sigma, ddpm_step, predict_x0
-from ...core.runtime import model_device
-from ...core.sampling import ddim_sample, ddim_timesteps, reverse_loop, start_noise
+from ...core.respace import Respaced, respace
+from ...core.reverse import ddim_sigma, ddim_terms, predict_x0
+from ...core.sampling import Sample, ddim_sample, ddpm_sample, naive_skip_sample
 from ...core.schedules import NoiseSchedule
-from ..moons.experiments import naive_skip_sample
-from ..unet.troubleshooting import respace
 
 __all__ = ["q_sigma_posterior", "q_sigma_forward", "q_sigma_marginal_check", "respaced_ddpm_sample",
-           "skip_comparison", "ddim_geometry", "respace"]
+           "skip_comparison", "ddim_geometry"]
 
 
 def _abar(sched: NoiseSchedule, t: int) -> float:
-    return 1.0 if t < 0 else sched.alpha_bars.double()[t].item()
-
-
-def _check_pair(t, t_prev, sched) -> tuple[int, int]:
-    t = check_int("t", t, 0, sched.T - 1, hi_name="T-1")
-    check_int("t_prev", t_prev, -1, t - 1, what=f"below t={t}; -1 is x_0")
-    return t, t_prev
+    return 1.0 if t < 0 else float(sched.host64.alpha_bars[t])
 
 
 def q_sigma_posterior(x_t: torch.Tensor, x0: torch.Tensor, t: int, t_prev: int, sched: NoiseSchedule,
@@ -65,17 +56,17 @@ def q_sigma_posterior(x_t: torch.Tensor, x0: torch.Tensor, t: int, t_prev: int, 
 
     Shapes: x_t, x0 (B, ...) -> mean (B, ...), var a float.
     """
-    t, t_prev = _check_pair(t, t_prev, sched)
+    t, t_prev = check_step(t, t_prev, sched.T)
     eta = check_number("eta", eta, lo=0.0, what="0: deterministic, 1: DDPM's posterior variance")
     if x_t.shape != x0.shape:
         raise ValueError(f"x_t and x0 must have the same shape, got {tuple(x_t.shape)} and {tuple(x0.shape)}")
-    ab, abp = _abar(sched, t), _abar(sched, t_prev)
+    ab = _abar(sched, t)
     sigma = ddim_sigma(t, t_prev, sched, eta)
     # 1. the noise that made x_t from x_0
     eps = (x_t - math.sqrt(ab) * x0) / math.sqrt(1 - ab)
-    # 2. x_0 scaled to level t', plus that noise scaled to the variance left after sigma^2
-    mean = math.sqrt(abp) * x0 + math.sqrt(max(1 - abp - sigma**2, 0.0)) * eps
-    return mean, sigma**2
+    # 2. x_0 scaled to level t', plus that noise scaled to the variance left after sigma^2 (eq. 12's terms)
+    x0_term, direction = ddim_terms(x0, eps, _abar(sched, t_prev), sigma)
+    return x0_term + direction, sigma**2
 
 
 def q_sigma_forward(t: int, t_prev: int, sched: NoiseSchedule, eta: float) -> dict:
@@ -93,7 +84,7 @@ def q_sigma_forward(t: int, t_prev: int, sched: NoiseSchedule, eta: float) -> di
     DDPM's step N(\sqrt{\bar\alpha_t / \bar\alpha_{t'}} x_{t'}, (1 - \bar\alpha_t / \bar\alpha_{t'}) I)),
     and not for eta < 1. Returns ``{"coef_prev": a, "coef_x0": c, "var": v, "sigma": \sigma}`` (floats, float64).
     """
-    t, t_prev = _check_pair(t, t_prev, sched)
+    t, t_prev = check_step(t, t_prev, sched.T)
     if t_prev < 0:
         raise ValueError(f"t_prev must be a timestep 0..{t - 1} (x_{{t'}} is a noisy sample), got {t_prev}")
     eta = check_number("eta", eta, lo=0.0, hi=1.0, what="0: deterministic DDIM, 1: DDPM")
@@ -134,53 +125,41 @@ def q_sigma_marginal_check(x0: torch.Tensor, t: int, t_prev: int, sched: NoiseSc
     return rows
 
 
-def respaced_ddpm_sample(model, sched: NoiseSchedule, shape, steps: int, *, x_T: torch.Tensor | None = None,
-                         generator: torch.Generator | None = None, return_trajectory: bool = False):
+def respaced_ddpm_sample(model, sched: NoiseSchedule, x_T: torch.Tensor, steps: int, *,
+                         generator: torch.Generator | None = None, return_trajectory: bool = False) -> Sample:
     r"""Ho et al. 2020, Algorithm 2 on the respaced schedule (Nichol & Dhariwal 2021, sec. 4): keep the
     timesteps \tau_0 < ... < \tau_{K-1} of :func:`~ddpm_helpers.core.sampling.ddim_timesteps` ("trailing"), give the
-    k-th kept step the beta that covers the whole jump, beta'_k = 1 - \bar\alpha_{\tau_k} / \bar\alpha_{\tau_{k-1}},
-    and call the model at the original \tau_k. This skips steps CORRECTLY: it is DDIM with eta = 1 on the
+    k-th kept step the beta that covers the whole jump, beta'_k = 1 - \bar\alpha_{\tau_k} / \bar\alpha_{\tau_{k-1}}
+    (:func:`~ddpm_helpers.core.respace.respace`), and call the model at the original \tau_k
+    (:class:`~ddpm_helpers.core.respace.Respaced`). This skips steps CORRECTLY: it is DDIM with eta = 1 on the
     sub-grid (eq. 16 with t' = \tau_{k-1} gives \sigma^2 = \tilde\beta'_k).
 
-    One z is drawn at every step (the last one unused, as its variance is 0), in the same order as
-    :func:`~ddpm_helpers.core.sampling.ddim_sample` with eta > 0 draws them, so the same generator seed gives
-    both samplers the same noise. Returns x_0 or ``(x_0, trajectory)`` on the CPU.
-    Shapes: shape = (B, ...) -> x_0 (B, ...); trajectory (steps + 1, B, ...), x_T first.
+    It is :func:`~ddpm_helpers.core.sampling.ddpm_sample` on the K-step schedule, drawing z in the same order as
+    ``ddim_sample`` with eta > 0, so the same generator seed gives both samplers the same noise.
+    Shapes: x_T (B, ...) -> Sample: x0 (B, ...); timesteps the \tau_k; trajectory (steps + 1, B, ...), x_T first.
     """
     sub, ts = respace(sched, steps)  # ts increasing; sub.betas[k] = beta'_k
-    host = sub.to("cpu")
-    order = list(range(len(ts) - 1, -1, -1))  # k = K-1 .. 0
-    x = start_noise(x_T, shape, generator, model_device(model))
-
-    def step(x, eps, i, z):
-        return ddpm_step(x, eps, order[i], host, noise=z)  # the sub-schedule's step k; z unused at k = 0
-
-    return reverse_loop(model, x, [ts[k] for k in order], step, noise_at=lambda i: True, generator=generator,
-                        return_trajectory=return_trajectory, desc=f"respaced DDPM {steps}")
+    s = ddpm_sample(Respaced(model, ts), sub, x_T, generator=generator, return_trajectory=return_trajectory)
+    return replace(s, timesteps=tuple(ts[k] for k in s.timesteps))  # step indices k -> the model's \tau_k
 
 
-def skip_comparison(model, sched: NoiseSchedule, x_T: torch.Tensor, steps: int, seed: int = 0) -> dict:
+def skip_comparison(model, sched: NoiseSchedule, x_T: torch.Tensor, steps: int, seed: int = 0) -> dict[str, Sample]:
     r"""The three ways to sample in ``steps`` model calls, from ONE x_T (notebook 06, the 2-D section):
 
     * "naive skip": Algorithm 2's one-step update at t = T-1, T-1-k, ... (k = T // steps), the mistake of
-      notebook 03 (:func:`~ddpm_helpers.lessons.moons.experiments.naive_skip_sample`);
+      notebook 03 (:func:`~ddpm_helpers.core.sampling.naive_skip_sample`);
     * "respaced DDPM": Algorithm 2 with the respaced betas (:func:`respaced_ddpm_sample`) = DDIM eta = 1;
     * "DDIM eta=0": deterministic DDIM on the same "trailing" timesteps.
 
-    Returns {name: (x_0, trajectory, timesteps)}; trajectories (len(timesteps) + 1, B, ...) on the CPU.
+    Returns {name: Sample} with trajectories (len(timesteps) + 1, B, ...) on the CPU.
     """
     check_int("steps", steps, 1, sched.T, hi_name="T")
-    k = sched.T // steps
-    x0, traj, ts = naive_skip_sample(model, sched, x_T.shape[0], k, x_T=x_T,
-                                     generator=torch.Generator().manual_seed(seed), return_trajectory=True)
-    out = {"naive skip": (x0, traj, ts)}
-    sub_ts = ddim_timesteps(sched.T, steps)
-    out["respaced DDPM"] = (*respaced_ddpm_sample(model, sched, tuple(x_T.shape), steps, x_T=x_T,
+    return {"naive skip": naive_skip_sample(model, sched, x_T, sched.T // steps,
+                                            generator=torch.Generator().manual_seed(seed), return_trajectory=True),
+            "respaced DDPM": respaced_ddpm_sample(model, sched, x_T, steps,
                                                   generator=torch.Generator().manual_seed(seed),
-                                                  return_trajectory=True), sub_ts)
-    out["DDIM eta=0"] = (*ddim_sample(model, sched, tuple(x_T.shape), steps=steps, eta=0.0, x_T=x_T,
-                                      return_trajectory=True, progress=False), sub_ts)
-    return out
+                                                  return_trajectory=True),
+            "DDIM eta=0": ddim_sample(model, sched, x_T, steps=steps, eta=0.0, return_trajectory=True)}
 
 
 def ddim_geometry(x_t: torch.Tensor, eps: torch.Tensor, t: int, t_prev: int, sched: NoiseSchedule, eta: float,
@@ -194,16 +173,14 @@ def ddim_geometry(x_t: torch.Tensor, eps: torch.Tensor, t: int, t_prev: int, sch
     coefficients coef_x0 = \sqrt{\bar\alpha_{t'}} and coef_direction = \sqrt{1 - \bar\alpha_{t'} - \sigma^2}.
     Shapes: x_t, eps, noise (B, ...) -> each term (B, ...).
     """
-    t, t_prev = _check_pair(t, t_prev, sched)
+    t, t_prev = check_step(t, t_prev, sched.T)
     eta = check_number("eta", eta, lo=0.0, what="0: deterministic DDIM, 1: DDPM-like")
     abp = _abar(sched, t_prev)
     sigma = ddim_sigma(t, t_prev, sched, eta)
     # 1. the predicted x_0
     x0_hat = predict_x0(x_t, eps, t, sched)
-    # 2. scaled to level t'
-    x0_term = math.sqrt(abp) * x0_hat
-    # 3. the direction pointing to x_t
-    direction = math.sqrt(max(1 - abp - sigma**2, 0.0)) * eps
+    # 2. scaled to level t', and 3. the direction pointing to x_t (eq. 12's two terms)
+    x0_term, direction = ddim_terms(x0_hat, eps, abp, sigma)
     # 4. fresh noise
     fresh = sigma * noise
     return {"x0_hat": x0_hat, "x0_term": x0_term, "direction": direction, "noise": fresh,

@@ -40,8 +40,8 @@ import math
 
 import torch
 
-from ...core.checks import check_int, check_number
-from ...core.forward import check_timesteps, extract
+from ...core.checks import check_int, check_number, check_timesteps
+from ...core.forward import extract
 from ...core.reverse import q_posterior
 from ...core.schedules import NoiseSchedule
 

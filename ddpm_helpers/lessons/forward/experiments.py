@@ -19,8 +19,8 @@ import time
 
 import torch
 
-from ...core.checks import check_int, check_number
-from ...core.forward import check_timesteps, compute_dtype, extract, forward_step, noise_like, q_sample
+from ...core.checks import check_int, check_number, check_timesteps
+from ...core.forward import compute_dtype, extract, forward_step, noise_like, q_sample
 from ...core.schedules import NoiseSchedule
 
 __all__ = ["forward_step_no_shrink", "iterate_chain", "chain_snapshots", "sample_moments", "pixel_correlation",

@@ -10,8 +10,8 @@ import ipywidgets as W
 import torch
 
 from ...core.metrics import chamfer_distance
+from ...core.sampling import naive_skip_sample, naive_skip_timesteps
 from ...ui.panels import Panel, int_slider
-from .experiments import naive_skip_sample, naive_skip_timesteps
 from .figures import draw_reverse_panel
 
 __all__ = ["reverse_sampling_panel"]
@@ -34,8 +34,8 @@ def reverse_sampling_panel(model, sched, n: int = 500, ks=(1, 2, 5, 20), ref: to
     def run(k):
         if k not in cache:
             g = torch.Generator().manual_seed(seed + 1)
-            _, traj, ts = naive_skip_sample(model, sched, n, k, x_T=x_T, generator=g, return_trajectory=True)
-            cache[k] = (traj, ts)
+            s = naive_skip_sample(model, sched, x_T, k, generator=g, return_trajectory=True)
+            cache[k] = (s.trajectory, s.timesteps)
         return cache[k]
 
     controls = {

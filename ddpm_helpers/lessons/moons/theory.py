@@ -20,8 +20,7 @@ import math
 
 import torch
 
-from ...core.checks import check_int, check_point_sets
-from ...core.forward import check_timesteps
+from ...core.checks import check_int, check_point_sets, check_timesteps
 from ...core.ideal import optimal_eps, optimal_x0
 from ...core.sampling import predict_noise
 from ...core.schedules import NoiseSchedule

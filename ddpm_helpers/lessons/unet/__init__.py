@@ -1,8 +1,8 @@
 """Notebook 04: a U-Net on FashionMNIST: everything it imports, re-exported from the modules below.
 
-``anatomy`` (shapes, loss per timestep, x_0 predictions), ``troubleshooting`` (the classic sampler bugs and
-``respace``), ``quality`` (the model card's FID/KID and mode coverage in words), ``diagram`` (the U-Net drawn
-from a traced forward pass), ``figures``, ``panels``, ``exercises``.
+``anatomy`` (shapes, loss per timestep, x_0 predictions), ``troubleshooting`` (the classic sampler bugs,
+on ``core.respace``'s schedules), ``quality`` (the model card's FID/KID and mode coverage in words),
+``diagram`` (the U-Net drawn from a traced forward pass), ``figures``, ``panels``, ``exercises``.
 """
 from .anatomy import *  # noqa: F401,F403
 from .diagram import *  # noqa: F401,F403

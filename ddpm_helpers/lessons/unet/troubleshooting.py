@@ -22,74 +22,61 @@ Notation (symbol -> name):
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 
 from ...core.checks import check_int
+from ...core.respace import Respaced, respace
 from ...core.reverse import ddpm_step
-from ...core.sampling import ddim_timesteps, reverse_loop
+from ...core.sampling import Sample, ddim_timesteps, reverse_loop, sample_shape, timestep_pairs
 from ...core.schedules import NoiseSchedule
 from ...ui.tables import markdown_table
 
-__all__ = ["respace", "sample_correct", "sample_unscaled_pixels", "sample_noise_sign_flipped",
+__all__ = ["sample_correct", "sample_unscaled_pixels", "sample_noise_sign_flipped",
            "sample_schedule_wrong_axis", "sample_full_noise_subtracted", "sample_live_weights",
            "sample_uniform_noise", "BUGS", "troubleshooting_gallery", "gallery_markdown",
            "wrong_axis_noise_factor", "STATISTICS", "SYMPTOMS", "image_statistics",
            "gallery_statistics_markdown"]
 
 
-def respace(sched: NoiseSchedule, steps: int) -> tuple[NoiseSchedule, list[int]]:
-    r"""Keep ``steps`` of the T timesteps (Nichol & Dhariwal 2021, sec. 4, "respacing").
-
-    The new schedule has the same \bar\alpha at the kept timesteps \tau_k, so a model trained on the
-    full schedule still sees the noise levels it knows; its betas are
-    beta'_k = 1 - \bar\alpha_{\tau_k} / \bar\alpha_{\tau_{k-1}}. The model is still called with the
-    original timestep \tau_k. ``steps = T`` returns the schedule unchanged (up to float rounding).
-
-    Returns ``(sub_schedule, timesteps)``; timesteps increasing, e.g. T=1000, steps=4 -> [249, 499, 749, 999].
-    """
-    ts = sorted(ddim_timesteps(sched.T, steps, "trailing"))  # increasing, last = T - 1
-    ab = torch.cumprod(1 - sched.betas.cpu().double(), 0)[ts]      # (steps,), re-derived in float64
-    ab_prev = torch.cat([torch.ones(1, dtype=torch.float64, device="cpu"), ab[:-1]])
-    return NoiseSchedule.from_betas(1 - ab / ab_prev, kind=sched.kind), ts
-
-
-def _ancestral(model, sched, n, steps, seed, step_fn, uniform: str = "none", return_trajectory: bool = False):
-    """Run ``x <- step_fn(x, eps, k, sub, z)`` from k = steps-1 down to 0 through the one reverse loop.
+def _ancestral(model, sched, n, steps, seed, step_fn, uniform: str = "none", return_trajectory: bool = False) -> Sample:
+    """Run ``x <- step_fn(x, eps, k, sub, z)`` from k = steps-1 down to 0 through the one reverse loop, on the
+    respaced schedule ``sub`` (:func:`~ddpm_helpers.core.respace.respace`; the model is called at the kept \tau_k).
 
     The starting noise and every step's z come from one CPU generator seeded with ``seed``, standard
     normal (``torch.randn``); ``uniform`` draws x_T ("x_T") or x_T and every z ("all") uniform on [0, 1)
     (``torch.rand``) instead ("none": neither). Every variant sees the same stream of random numbers.
-    Shapes: -> (n, 1, 28, 28) on the CPU; with ``return_trajectory`` also the (steps + 1, n, 1, 28, 28)
-    trajectory, x_T first.
+    Shapes: -> Sample with x0 (n, 1, 28, 28) on the CPU; with ``return_trajectory`` also the
+    (steps + 1, n, 1, 28, 28) trajectory, x_T first.
     """
     check_int("n", n, 1, what="number of samples")
     if uniform not in ("none", "x_T", "all"):
         raise ValueError(f"uniform must be 'none', 'x_T' or 'all' (which noise torch.rand draws), got {uniform!r}")
     sub, ts = respace(sched, steps)
     gen = torch.Generator().manual_seed(seed)
-    x = (torch.randn if uniform == "none" else torch.rand)((n, 1, 28, 28), generator=gen, device="cpu")
-    zs = (torch.rand if uniform == "all" else torch.randn)((len(ts), n, 1, 28, 28), generator=gen,
+    shape = (n, *sample_shape(model))
+    x = (torch.randn if uniform == "none" else torch.rand)(shape, generator=gen, device="cpu")
+    zs = (torch.rand if uniform == "all" else torch.randn)((len(ts), *shape), generator=gen,
                                                             device="cpu")  # (K, n, ...): the same z for every variant
-    order = list(range(len(ts) - 1, -1, -1))                  # k = K-1 .. 0, the noisiest first
-    return reverse_loop(model, x, [ts[k] for k in order],
-                        lambda x, eps, i, z: step_fn(x, eps, order[i], sub, z),
-                        noises=zs[order], desc="troubleshooting", return_trajectory=return_trajectory)
+    return reverse_loop(Respaced(model, ts), x, timestep_pairs(range(len(ts) - 1, -1, -1)),  # k = K-1 .. 0
+                        lambda x, eps, k, k_prev, z: step_fn(x, eps, k, sub, z), noise=iter(zs.flip(0)),
+                        desc="troubleshooting", return_trajectory=return_trajectory)
 
 
 def _step_correct(x, eps, k, sub, z):
     return ddpm_step(x, eps, k, sub, noise=z)
 
 
-def sample_correct(model, sched: NoiseSchedule, n: int = 8, steps: int = 1000, seed: int = 0) -> torch.Tensor:
+def sample_correct(model, sched: NoiseSchedule, n: int = 8, steps: int = 1000, seed: int = 0) -> Sample:
     r"""The reference: Algorithm 2 on the respaced schedule, with :func:`ddpm_helpers.ddpm_step`.
 
-    Shapes: -> (n, 1, 28, 28) in about [-1, 1].
+    Shapes: -> Sample, x0 (n, C, H, W) in about [-1, 1].
     """
     return _ancestral(model, sched, n, steps, seed, _step_correct)
 
 
-def sample_unscaled_pixels(model, sched: NoiseSchedule, n: int = 8, steps: int = 1000, seed: int = 0) -> torch.Tensor:
+def sample_unscaled_pixels(model, sched: NoiseSchedule, n: int = 8, steps: int = 1000, seed: int = 0) -> Sample:
     r"""Bug: the data were never scaled to [-1, 1] (pixels left in [0, 1], e.g. torchvision's ``ToTensor()``).
 
     A model trained on [0, 1] pixels samples [0, 1] images, and the display code, written for
@@ -100,9 +87,10 @@ def sample_unscaled_pixels(model, sched: NoiseSchedule, n: int = 8, steps: int =
     against the same unit noise, so the forward process reaches pure noise earlier and fewer
     timesteps carry information.
 
-    Shapes: -> (n, 1, 28, 28) in [0, 1] (which displays as [0.5, 1]).
+    Shapes: -> Sample, x0 (n, C, H, W) in [0, 1] (which displays as [0.5, 1]).
     """
-    return (sample_correct(model, sched, n, steps, seed) + 1) / 2
+    s = sample_correct(model, sched, n, steps, seed)
+    return replace(s, x0=(s.x0 + 1) / 2)
 
 
 def _step_noise_sign_flipped(x, eps, k, sub, z):
@@ -114,7 +102,7 @@ def _step_noise_sign_flipped(x, eps, k, sub, z):
 
 
 def sample_noise_sign_flipped(model, sched: NoiseSchedule, n: int = 8, steps: int = 1000,
-                              seed: int = 0) -> torch.Tensor:
+                              seed: int = 0) -> Sample:
     r"""Bug: ``x_t + beta_t / sqrt(1 - abar_t) * eps`` — the predicted noise is *added* instead of removed.
 
     Every step pushes x further along the noise the model found, so the noise grows instead of
@@ -141,7 +129,7 @@ def _step_schedule_wrong_axis(x, eps, k, sub, z):
 
 
 def sample_schedule_wrong_axis(model, sched: NoiseSchedule, n: int = 8, steps: int = 1000,
-                               seed: int = 0) -> torch.Tensor:
+                               seed: int = 0) -> Sample:
     r"""Bug: the schedule is reduced over the wrong axis, so alpha_bar_t = alpha_t.
 
     The betas were stored as a (T, 1) column (to broadcast against a batch) and the cumulative
@@ -163,11 +151,11 @@ def wrong_axis_noise_factor(sched: NoiseSchedule, steps: int) -> tuple[list[int]
             = \sqrt{1 - \bar\alpha_{\tau_k}} / \sqrt{beta'_k}
 
     (the buggy noise coefficient over the correct one; beta'_k = beta_t with all T steps).
-    Computed in float64 from the schedule's betas (1 - \bar\alpha in float32 would lose digits at small t).
+    Computed from the schedule's float64 tables (1 - \bar\alpha in float32 would lose digits at small t).
     Returns ``(timesteps, factors)``, timesteps increasing. Shapes: factors (steps,) float64.
     """
     ts = sorted(ddim_timesteps(sched.T, steps, "trailing"))  # the kept timesteps of :func:`respace`
-    ab = torch.cumprod(1 - sched.betas.cpu().double(), 0)[ts]  # (steps,)
+    ab = sched.host64.alpha_bars[ts]  # (steps,) float64
     ab_prev = torch.cat([torch.ones(1, dtype=torch.float64, device="cpu"), ab[:-1]])
     return ts, (1 - ab).sqrt() / (1 - ab / ab_prev).sqrt()
 
@@ -180,7 +168,7 @@ def _step_full_noise_subtracted(x, eps, k, sub, z):
 
 
 def sample_full_noise_subtracted(model, sched: NoiseSchedule, n: int = 8, steps: int = 1000,
-                                 seed: int = 0) -> torch.Tensor:
+                                 seed: int = 0) -> Sample:
     r"""Bug: ``x_{t-1} = (x_t - eps) / sqrt(alpha_t) + sigma_t z`` — the whole predicted noise at every step.
 
     The prediction eps estimates *all* the noise in x_t; one step should remove only the fraction
@@ -195,7 +183,7 @@ def sample_full_noise_subtracted(model, sched: NoiseSchedule, n: int = 8, steps:
 
 
 def sample_live_weights(live_model, sched: NoiseSchedule, n: int = 8, steps: int = 1000,
-                        seed: int = 0) -> torch.Tensor:
+                        seed: int = 0) -> Sample:
     r"""Bug: sampling with the live (last-step) weights instead of their EMA (``result.model`` vs ``result.ema``).
 
     The sampler is correct; the weights are not the ones to sample with. The live weights sit at
@@ -207,7 +195,7 @@ def sample_live_weights(live_model, sched: NoiseSchedule, n: int = 8, steps: int
     return _ancestral(live_model, sched, n, steps, seed, _step_correct)
 
 
-def sample_uniform_noise(model, sched: NoiseSchedule, n: int = 8, steps: int = 1000, seed: int = 0) -> torch.Tensor:
+def sample_uniform_noise(model, sched: NoiseSchedule, n: int = 8, steps: int = 1000, seed: int = 0) -> Sample:
     r"""Bug: the sampler's noise drawn with ``torch.rand`` (uniform on [0, 1)) instead of ``torch.randn``,
     for x_T and for every step's z (one noise helper, used everywhere).
 
@@ -258,11 +246,11 @@ def troubleshooting_gallery(model, sched: NoiseSchedule, n: int = 4, steps: int 
         if key == "live_weights":
             if live_model is None:
                 continue
-            x = fn(live_model, sched, n, steps, seed)
+            x = fn(live_model, sched, n, steps, seed).x0
         elif key == "unscaled_pixels":
             x = (out["correct"][1] + 1) / 2  # what sample_unscaled_pixels returns, without sampling again
         else:
-            x = fn(model, sched, n, steps, seed)
+            x = fn(model, sched, n, steps, seed).x0
         if key == "schedule_wrong_axis":
             text += " " + _wrong_axis_sentence(sched, steps)
         out[key] = (title, x, text)
