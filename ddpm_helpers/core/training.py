@@ -123,9 +123,9 @@ def min_snr_weights(sched: NoiseSchedule, gamma: float) -> torch.Tensor:
     Shape: (T,), float32 on the schedule's device.
     """
     check_number("gamma", gamma, lo=0, lo_open=True)
-    ab = torch.cumprod(1 - sched.betas.double(), 0)  # in float64 from the betas: 1 - alpha_bar_0 = beta_0 exactly
+    ab = sched.host64.alpha_bars  # the schedule's float64 tables (on the host): 1 - alpha_bar_0 = beta_0 exactly
     snr = ab / (1 - ab)
-    return (snr.clamp(max=gamma) / snr).float()
+    return (snr.clamp(max=gamma) / snr).to(sched.device, torch.float32)
 
 
 def lr_factor(step: int, warmup: int, decay: str, progress: float) -> float:
