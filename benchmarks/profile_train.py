@@ -20,7 +20,7 @@ def main():
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--device", default=None)
     args = p.parse_args()
-    configure_threads()  # torch's default (one per core) unless DDPM_THREADS says otherwise
+    configure_threads()  # DDPM_THREADS, else the CPUs this process may use (core/cpus.py)
     device = pick_device(args.device)
     x, _ = load_fashion_mnist("train", device=device)
     sched = NoiseSchedule.linear(1000)

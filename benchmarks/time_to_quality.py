@@ -54,7 +54,8 @@ def parse():
     p.add_argument("--tag", default="recipe", help="name of this run (results/ttq/<tag>.json)")
     p.add_argument("--label", default=None, help="what this run changes, for the table (default: the tag)")
     p.add_argument("--minutes", type=float, default=10.0, help="training-time budget")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: $DDPM_THREADS, else the CPUs this process may use)")
     p.add_argument("--device", default=None)
     # the recipe's levers
     add_recipe_arguments(p)

@@ -20,8 +20,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ddpm_helpers.cli.editions import (BEGIN_SOLUTION, CODE_STUB, END_SOLUTION, STUDENT_DIR, TEXT_STUB, build_slides,
-                                   build_student, clear_solutions, is_solution, student_notebook)
+from ddpm_helpers.cli.deck import build_slides
+from ddpm_helpers.cli.editions import (BEGIN_SOLUTION, CODE_STUB, END_SOLUTION, STUDENT_DIR, TEXT_STUB, build_student,
+                                   clear_solutions, is_solution, student_notebook)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from ddpm_helpers.cli.pretrained import metrics_markdown, regenerate_check, write_metrics_card
-from ddpm_helpers.core.checkpoints import PRETRAINED, WEIGHTS_DIR, load_checkpoint, load_pretrained
+from ddpm_helpers.core.checkpoints import PRETRAINED, load_checkpoint, load_pretrained
+from ddpm_helpers.core.paths import WEIGHTS_DIR
 from ddpm_helpers.core.classifier import FashionClassifier, classifier_accuracy
 from ddpm_helpers.core.models import UNet
 

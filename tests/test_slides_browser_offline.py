@@ -24,7 +24,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ddpm_helpers.cli.slides import build_slides, slide_types
+from ddpm_helpers.cli.deck import build_slides
+from ddpm_helpers.cli.slides import slide_types
 from test_browser import headless_chromium
 
 ROOT = Path(__file__).resolve().parents[1]

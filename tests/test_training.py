@@ -6,10 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from ddpm_helpers.core.checkpoints import WEIGHTS_DIR, load_checkpoint, save_checkpoint
+from ddpm_helpers.core.checkpoints import load_checkpoint, save_checkpoint
 from ddpm_helpers.core.data import make_moons_data
 from ddpm_helpers.core.metrics import chamfer_distance, moons_floor
 from ddpm_helpers.core.models import MLPConfig, TimeMLP, UNet, UNetConfig
+from ddpm_helpers.core.paths import WEIGHTS_DIR
 from ddpm_helpers.core.runtime import budget, is_quick, pick_device, seed_everything
 from ddpm_helpers.core.sampling import ddpm_sample
 from ddpm_helpers.core.schedules import NoiseSchedule
@@ -197,18 +198,6 @@ def test_checkpoint_into_other_config_raises(tmp_path):
         load_checkpoint(path, model=TimeMLP(MLPConfig(hidden=32, blocks=1, time_dim=8)))
     with pytest.raises(ValueError, match="different config"):
         load_checkpoint(path, model=UNet(UNetConfig(base_channels=8, groups=4, channel_mults=(1, 2))))
-
-
-def test_checkpoint_with_betas_only_still_loads(tmp_path):
-    """An older checkpoint stores the schedule as its betas alone: it is re-derived from them."""
-    path = tmp_path / "old.pt"
-    save_checkpoint(path, _tiny_mlp(), NoiseSchedule.linear(30))
-    ckpt = torch.load(path, weights_only=True)
-    ckpt["schedule"] = {"kind": "linear", "betas": ckpt["schedule"]["betas"]}
-    torch.save(ckpt, path)
-    _, sched, _ = load_checkpoint(path)
-    assert sched.kind == "linear" and sched.T == 30
-    torch.testing.assert_close(sched.alpha_bars, NoiseSchedule.linear(30).alpha_bars)
 
 
 def test_shipped_checkpoint_loads_if_present():

@@ -30,7 +30,7 @@ JupyterLab extensions in the environment students open; instructors who use nbgr
 Outputs are cleared.
 
 Slides (``python -m ddpm_helpers.cli.editions slides`` or ``make slides``) are built by
-:mod:`ddpm_helpers.cli.deck` (:func:`build_slides`, re-exported here): ``build/slides/NAME.slides.html``,
+:func:`ddpm_helpers.cli.deck.build_slides`: ``build/slides/NAME.slides.html``,
 reveal.js decks that load reveal.js and MathJax from ``build/slides/_assets/`` (no network when viewed).
 ``--execute`` runs each notebook first (set ``DDPM_QUICK=1`` for a fast run) so the slides carry the pictures.
 """
@@ -46,11 +46,10 @@ from pathlib import Path
 import nbformat
 
 from ..core.paths import NOTEBOOKS_DIR, REPO_ROOT, notebook_paths
-from .deck import add_slides_arguments, build_slides, run_slides
+from .deck import add_slides_arguments, run_slides
 
 __all__ = ["BEGIN_SOLUTION", "END_SOLUTION", "CODE_STUB", "TEXT_STUB", "COLAB_TAG", "COLAB_SETUP_SOURCE",
-           "NOTEBOOKS_DIR", "STUDENT_DIR", "is_solution", "clear_solutions", "student_notebook",
-           "build_student", "build_slides", "main"]
+           "STUDENT_DIR", "is_solution", "clear_solutions", "student_notebook", "build_student", "main"]
 
 # a clone's folders (ddpm_helpers.core.paths): installed from a wheel or git the notebooks are not there
 # (the commands then need --src)

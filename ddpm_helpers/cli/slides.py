@@ -39,12 +39,12 @@ from pathlib import Path
 import nbformat
 
 from ..core.paths import NOTEBOOKS_DIR, notebook_paths
-from .deck import add_slides_arguments, asset_digest, build_slides, fetch_assets, run_slides
+from .deck import add_slides_arguments, asset_digest, fetch_assets, run_slides
 from .editions import COLAB_TAG
 
 __all__ = ["SLIDE_TYPES", "PANEL_CALL", "slide_types", "apply_slide_metadata", "check_slide_metadata",
            "set_slide_metadata", "RISE_PLUGIN", "RISE_SETTINGS", "SHORTCUTS_PLUGIN", "RUN_ALL_SHORTCUT", "rise_path",
-           "install_rise_settings", "build_slides", "main"]
+           "install_rise_settings", "main"]
 
 SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-")
 # The slider panels of ddpm_helpers.lessons.<name>.panels (and the notebooks' own *_panel builders): a cell that

@@ -26,8 +26,8 @@ from .models import MLPConfig, TimeMLP, UNet, UNetConfig
 from .paths import WEIGHTS_DIR
 from .schedules import NoiseSchedule
 
-__all__ = ["model_kind", "build_model", "config_dict", "save_checkpoint", "load_checkpoint", "WEIGHTS_DIR",
-           "PRETRAINED", "load_pretrained", "load_card_metrics"]
+__all__ = ["model_kind", "build_model", "config_dict", "save_checkpoint", "load_checkpoint", "PRETRAINED",
+           "load_pretrained", "load_card_metrics"]
 
 CHECKPOINT_FORMAT = "ddpm_helpers/1"
 PRETRAINED = {
@@ -129,10 +129,7 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None,
     given, after checking that its config matches) on ``device`` in eval mode, the stored schedule
     (on the CPU; or None) and the metadata.
     """
-    # torch.__version__ (a str subclass) in older checkpoints' meta is the one non-plain type allowed
-    # (torch.serialization.safe_globals: torch >= 2.5, the floor in requirements.txt)
-    with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a ddpm_helpers checkpoint (no 'format': '{CHECKPOINT_FORMAT}' entry)")
     kind, cfg = ckpt["kind"], ckpt["config"]
@@ -147,13 +144,7 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None,
                              f"Call load_checkpoint(path) without a model to rebuild the right one.")
     model.load_state_dict(ckpt["state_dict"])
     model.to(device).eval()
-    sched = None
-    if "schedule" in ckpt:
-        stored = ckpt["schedule"]
-        if set(stored) == {f.name for f in fields(NoiseSchedule)}:
-            sched = NoiseSchedule(**stored)
-        else:  # older checkpoints hold only the betas
-            sched = NoiseSchedule.from_betas(stored["betas"].double(), kind=stored["kind"])
+    sched = NoiseSchedule(**ckpt["schedule"]) if "schedule" in ckpt else None  # every table, as saved
     return model, sched, ckpt["meta"]
 
 

@@ -10,13 +10,14 @@
   ========================  =================  ==================================================
   CUDA, compute >= 8.0      bf16 autocast      Ampere and newer have native bf16 tensor cores
   CUDA, compute < 8.0       fp16 + GradScaler  T4/V100 (Colab's free GPU) have no native bf16
-  CPU with AMX tiles        bf16 (images)      U-Net step 1.4-1.7x faster (benchmarks/README.md);
-                                               off for the 2-D MLP (0.9x: 5.5 vs 4.9 ms per step)
-  CPU without AMX           off                bf16 is emulated there: 0.65x
+  CPU with AMX tiles        bf16 (images)      oneDNN runs bf16 convolutions natively: the U-Net
+                                               step is faster; the 2-D MLP's is not, so it stays off
+  CPU without AMX           off                bf16 is emulated there: slower than float32
   MPS (Apple)               off                unless asked for explicitly
   ========================  =================  ==================================================
 
-  Whatever the model runs in, the schedule gather, ``q_sample`` and the loss stay float32.
+  Whatever the model runs in, the schedule gather, ``q_sample`` and the loss stay float32. The CPU rows'
+  speeds are measured in benchmarks/README.md, section 1 (``train_throughput.py``).
 * :func:`configure_threads`: the CPU thread count, ``$DDPM_THREADS`` or an argument when given, else
   the CPUs this process may use (:func:`~ddpm_helpers.core.cpus.cpu_budget`: the affinity mask and the
   container's cgroup CPU quota, not the host's core count that torch starts with);
@@ -132,9 +133,9 @@ class AutocastModel(nn.Module):
     """``model`` run under :func:`autocast` in ``precision``, returning float32: a sampler's model in bf16.
 
     The samplers themselves stay float32 (the update arithmetic, the noise, x_t). Used by the benchmarks'
-    cheap quality curve on AMX CPUs (benchmarks/time_to_quality.py: 2.5x faster than float32; at n = 512,
-    DDIM-20, the shipped U-Net's FID moved from 5.53 to 5.62, within its bootstrap spread), never for the
-    shipped weights' metrics. Shapes: those of ``model``.
+    cheap quality curve on AMX CPUs (benchmarks/time_to_quality.py; its speed and its FID against float32
+    sampling are in benchmarks/README.md, section 2), never for the shipped weights' metrics.
+    Shapes: those of ``model``.
     """
 
     def __init__(self, model: nn.Module, precision: Literal["bf16", "fp16", "off"]):

@@ -13,8 +13,8 @@ import time
 import numpy as np
 import torch
 
-from ...core import metrics as metrics_module
 from ...core.checks import check_int, check_number
+from ...core.metrics import image_quality
 from ...core.paths import WEIGHTS_DIR
 from ...core.sampling import ddim_sample, ddim_timesteps, ddpm_sample
 from ...core.schedules import NoiseSchedule
@@ -82,16 +82,17 @@ def speed_quality_table(model, sched: NoiseSchedule, n: int, steps_list=(10, 20,
             g = torch.Generator().manual_seed(seed + 1 + i)  # one noise stream per batch
             # 2. sample (timed)
             if sampler == "DDPM":
-                x = ddpm_sample(model, sched, xb, generator=g, progress=progress).x0
+                x = ddpm_sample(model, sched, tuple(xb.shape), x_T=xb, generator=g, progress=progress)
             else:
-                x = ddim_sample(model, sched, xb, steps=k, eta=eta, generator=g, progress=progress).x0
-            chunks.append(x)
+                x = ddim_sample(model, sched, tuple(xb.shape), steps=k, eta=eta, x_T=xb, generator=g,
+                                progress=progress)
+            chunks.append(x.cpu())
         seconds = time.perf_counter() - t0
         samples = torch.cat(chunks)
         row = {"sampler": sampler, "steps": k, "eta": eta, "n": n, "seconds": seconds,
                "images_per_second": n / max(seconds, 1e-9), "model_calls": k}
-        if metrics:  # notebook 04's FID/KID (looked up at call time, so a test can stand in for it)
-            q = metrics_module.image_quality(samples, reference=reference, classifier=classifier)
+        if metrics:  # notebook 04's FID/KID
+            q = image_quality(samples, reference=reference, classifier=classifier)
             row.update(fid=float(q["fid"]), kid=float(q["kid"]), kid_std=float(q["kid_std"]))
         if return_samples:
             row["samples"] = samples
