@@ -14,7 +14,7 @@ import functools
 import torch
 
 from _common import environment, interleave, load_model, median, table, write_json
-from ddpm_helpers import configure_threads, ddim_sample, ddpm_sample, pick_device
+from ddpm_helpers import configure_threads, ddim_sample, ddpm_sample, pick_device, start_noise
 
 
 def main():
@@ -28,11 +28,11 @@ def main():
     device = pick_device(args.device)
     n = args.n or (256 if device.type == "cuda" else 32)
     model, sched, _ = load_model(args.weights, device)
-    shape = (n, 1, 28, 28)
     gen = torch.Generator().manual_seed(0)
-    fns = {"DDPM 1000": functools.partial(ddpm_sample, model, sched, shape, generator=gen, progress=False)}
+    x_T = start_noise(model, n, gen)
+    fns = {"DDPM 1000": functools.partial(ddpm_sample, model, sched, x_T, generator=gen)}
     for k in (10, 20, 50, 100):
-        fns[f"DDIM {k}"] = functools.partial(ddim_sample, model, sched, shape, steps=k, generator=gen, progress=False)
+        fns[f"DDIM {k}"] = functools.partial(ddim_sample, model, sched, x_T, steps=k)
     fns["DDIM 10"]()  # warm-up
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     times = interleave(fns, args.rounds, sync)

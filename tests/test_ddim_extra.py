@@ -107,7 +107,8 @@ def test_inversion_error_shrinks_with_more_steps():
 
 def test_invert_trajectory_and_bad_input(linear1000):
     model = TinyEps()
-    x_T, traj = ddim_invert(model, NoiseSchedule.linear(100), torch.zeros(2, 3), steps=10, return_trajectory=True)
+    r = ddim_invert(model, NoiseSchedule.linear(100), torch.zeros(2, 3), steps=10, return_trajectory=True)
+    x_T, traj = r.x0, r.trajectory
     assert traj.shape == (11, 2, 3) and torch.equal(traj[-1], x_T)
     with pytest.raises(ValueError, match=r"s must be an integer in -1..4 \(below t=5; -1 is x_0\)"):
         ddim_invert_step(torch.zeros(2), torch.zeros(2), 5, 5, linear1000)
@@ -119,12 +120,12 @@ def test_invert_trajectory_and_bad_input(linear1000):
 def test_ddim_eta1_full_grid_is_ddpm():
     sched = NoiseSchedule.linear(100)
     model = TinyEps()
-    a = ddpm_sample(model, sched, (5, 2), generator=torch.Generator().manual_seed(4), progress=False)
-    b = ddim_sample(model, sched, (5, 2), steps=100, eta=1.0, generator=torch.Generator().manual_seed(4),
-                    progress=False)
+    g = torch.Generator().manual_seed(4)
+    a = ddpm_sample(model, sched, torch.randn((5, 2), generator=g), generator=g).x0
+    g = torch.Generator().manual_seed(4)
+    b = ddim_sample(model, sched, torch.randn((5, 2), generator=g), steps=100, eta=1.0, generator=g).x0
     assert torch.allclose(a, b, atol=1e-4), (a - b).abs().max()
-    c = ddim_sample(model, sched, (5, 2), steps=100, eta=0.0, generator=torch.Generator().manual_seed(4),
-                    progress=False)
+    c = ddim_sample(model, sched, torch.randn((5, 2), generator=torch.Generator().manual_seed(4)), steps=100).x0
     assert (a - c).abs().max() > 1e-2  # eta = 0 is a different sampler
 
 

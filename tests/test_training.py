@@ -12,7 +12,7 @@ from ddpm_helpers.core.metrics import chamfer_distance, moons_floor
 from ddpm_helpers.core.models import MLPConfig, TimeMLP, UNet, UNetConfig
 from ddpm_helpers.core.paths import WEIGHTS_DIR
 from ddpm_helpers.core.runtime import budget, is_quick, pick_device, seed_everything
-from ddpm_helpers.core.sampling import ddpm_sample
+from ddpm_helpers.core.sampling import ddpm_sample, start_noise
 from ddpm_helpers.core.schedules import NoiseSchedule
 from ddpm_helpers.core.training import BUCKETS, TrainConfig, train
 
@@ -35,7 +35,8 @@ def moons_run():
     result = train(TimeMLP(), data, sched, steps=steps, batch_size=256, lr=2e-3,
                    progress=False, seed=0)
     n = 1000
-    samples = ddpm_sample(result.ema, sched, (n, 2), generator=torch.Generator().manual_seed(0), progress=False)
+    g = torch.Generator().manual_seed(0)  # draws x_T, then every step's noise
+    samples = ddpm_sample(result.ema, sched, start_noise(result.ema, n, g), generator=g).x0
     return result, samples, n, steps
 
 

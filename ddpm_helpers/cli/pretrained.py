@@ -45,7 +45,7 @@ from ..core.metrics import class_histogram, image_quality, image_quality_ci, rea
 from ..core.models import UNet, UNetConfig, count_parameters
 from ..core.paths import WEIGHTS_DIR
 from ..core.runtime import AutocastModel, configure_threads, cpu_has_amx, pick_device, resolve_amp
-from ..core.sampling import ddim_sample, ddim_timesteps, ddpm_sample
+from ..core.sampling import ddim_sample, ddim_timesteps, ddpm_sample, start_noise
 from ..core.schedules import NoiseSchedule
 from ..core.training import UNET_RECIPE, TrainConfig, train
 from ..lessons.unet.anatomy import filmstrip_frames
@@ -190,13 +190,12 @@ def draw_samples(model, sched, n: int, sampler: str = "ddim", steps: int = 50, *
     net = model if precision == "off" else AutocastModel(model, precision)
     gen, out = torch.Generator().manual_seed(seed), []
     for start in range(0, n, batch_size):
-        shape = (min(batch_size, n - start), 1, 28, 28)
+        x_T = start_noise(model, min(batch_size, n - start), gen)
         if sampler == "ddim":
-            out.append(ddim_sample(net, sched, shape, steps=steps, eta=eta, clip_x0=clip_x0, generator=gen,
-                                   progress=False))
+            out.append(ddim_sample(net, sched, x_T, steps=steps, eta=eta, clip_x0=clip_x0, generator=gen).x0)
         else:
-            out.append(ddpm_sample(net, sched, shape, generator=gen, progress=False))
-    return torch.cat(out).cpu()
+            out.append(ddpm_sample(net, sched, x_T, generator=gen).x0)
+    return torch.cat(out)
 
 
 def _sample_timed(model, sched, n, sampler, seed, batch_size=250):
@@ -334,12 +333,11 @@ def _readme_figures(args) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     gen = torch.Generator().manual_seed(args.seed)
-    x = ddim_sample(model, sched, (64, 1, 28, 28), steps=50, generator=gen)
+    x = ddim_sample(model, sched, start_noise(model, 64, gen), steps=50).x0
     fig = plot_sample_grid(x, nrow=8, title=f"64 samples (DDIM, 50 steps) from the shipped U-Net "
                                              f"({meta.get('epochs')} epochs on a CPU)")
     fig.savefig(out / "samples.png", dpi=args.dpi)
-    x_T = torch.randn((1, 1, 28, 28), generator=gen, device="cpu")
-    _, traj = ddim_sample(model, sched, (1, 1, 28, 28), steps=50, x_T=x_T, return_trajectory=True)
+    traj = ddim_sample(model, sched, start_noise(model, 1, gen), steps=50, return_trajectory=True).trajectory
     frames, x0_hats, labels = filmstrip_frames(model, sched, traj, ddim_timesteps(sched.T, 50), frames=8)
     fig = plot_filmstrip(frames, labels, x0_hats, title="One sample denoised (DDIM, 50 steps): "
                                                         "x_t (top) and the model's x0-prediction (bottom)")

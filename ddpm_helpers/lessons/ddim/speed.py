@@ -82,11 +82,10 @@ def speed_quality_table(model, sched: NoiseSchedule, n: int, steps_list=(10, 20,
             g = torch.Generator().manual_seed(seed + 1 + i)  # one noise stream per batch
             # 2. sample (timed)
             if sampler == "DDPM":
-                x = ddpm_sample(model, sched, tuple(xb.shape), x_T=xb, generator=g, progress=progress)
+                x = ddpm_sample(model, sched, xb, generator=g, progress=progress).x0
             else:
-                x = ddim_sample(model, sched, tuple(xb.shape), steps=k, eta=eta, x_T=xb, generator=g,
-                                progress=progress)
-            chunks.append(x.cpu())
+                x = ddim_sample(model, sched, xb, steps=k, eta=eta, generator=g, progress=progress).x0
+            chunks.append(x)
         seconds = time.perf_counter() - t0
         samples = torch.cat(chunks)
         row = {"sampler": sampler, "steps": k, "eta": eta, "n": n, "seconds": seconds,
