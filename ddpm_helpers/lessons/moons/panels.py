@@ -21,7 +21,7 @@ def reverse_sampling_panel(model, sched, n: int = 500, ks=(1, 2, 5, 20), ref: to
                            floor: float | None = None, seed: int = 0) -> Panel:
     """Notebook 03: the point cloud during reverse sampling, from x_T (progress 0) to the samples
     (progress T). ``k`` picks the sampler: k = 1 is ancestral sampling (every step); k > 1 is the
-    naive skip of :func:`~.experiments.naive_skip_sample` (T/k updates). All runs start
+    naive skip of :func:`~ddpm_helpers.core.sampling.naive_skip_sample` (T/k updates). All runs start
     from the same x_T. The title gives the Chamfer distance to ``ref`` (fresh data) as a multiple
     of ``floor`` when given.
 

@@ -47,8 +47,8 @@ def _ancestral(model, sched, n, steps, seed, step_fn, uniform: str = "none", ret
     The starting noise and every step's z come from one CPU generator seeded with ``seed``, standard
     normal (``torch.randn``); ``uniform`` draws x_T ("x_T") or x_T and every z ("all") uniform on [0, 1)
     (``torch.rand``) instead ("none": neither). Every variant sees the same stream of random numbers.
-    Shapes: -> Sample with x0 (n, 1, 28, 28) on the CPU; with ``return_trajectory`` also the
-    (steps + 1, n, 1, 28, 28) trajectory, x_T first.
+    Shapes: -> Sample with x0 (n, C, H, W) (the model's sample shape) on the CPU; with ``return_trajectory`` also
+    the (steps + 1, n, C, H, W) trajectory, x_T first.
     """
     check_int("n", n, 1, what="number of samples")
     if uniform not in ("none", "x_T", "all"):
@@ -238,7 +238,7 @@ def troubleshooting_gallery(model, sched: NoiseSchedule, n: int = 4, steps: int 
     Returns ``{key: (title, samples, explanation)}`` in the order of BUGS; the wrong-axis explanation
     ends with its noise factor (:func:`wrong_axis_noise_factor`) at these ``steps`` and at all T steps.
 
-    Shapes: each samples (n, 1, 28, 28).
+    Shapes: each samples (n, C, H, W), the model's sample shape.
     """
     out = {}
     for key, (title, fn) in BUGS.items():
