@@ -28,6 +28,7 @@ import math
 import torch
 
 from ...core.checks import check_int, check_number, check_point_sets
+from ...core.forward import q_sample
 from ...core.guidance import Guided, guided_eps
 from ...core.ideal import class_posterior, log_q_t, optimal_eps
 from ...core.metrics import mmd_rbf
@@ -35,8 +36,8 @@ from ...core.moons import assign_moon, moons_arc_distances, off_moons_fraction
 from ...core.sampling import ddim_sample
 from ...core.schedules import NoiseSchedule
 
-__all__ = ["MOON_NAMES", "exact_guided_eps", "guided_log_density", "tilted_target", "sample_guided", "wilson",
-           "guidance_sweep"]
+__all__ = ["MOON_NAMES", "exact_guided_eps", "guided_log_density", "tilted_target", "tilt_then_noise", "eps_agreement",
+           "sample_guided", "wilson", "guidance_sweep"]
 
 MOON_NAMES = ("outer moon", "inner moon")  # make_moons' labels 0 and 1 (core.data.make_moons_data(return_labels=True))
 
@@ -90,6 +91,53 @@ def tilted_target(data: torch.Tensor, labels: torch.Tensor, c: int, s: float, sc
     return {"samples": data[idx].float(), "weights": w, "ess": (1 / w.pow(2).sum()).item()}
 
 
+def tilt_then_noise(data: torch.Tensor, labels: torch.Tensor, c: int, s: float, t: int, sched: NoiseSchedule,
+                    lim: float = 2.5, n_grid: int = 121) -> dict:
+    r"""The two densities at step t that guidance would need to be equal, on an ``n_grid``^2 grid over
+    [-lim, lim]^2 (each normalised to sum to 1 over the grid):
+
+    * ``guided``: q_t(x) q_t(c | x)^s, the density whose score the guided sampler follows at step t;
+    * ``noised``: the tilted target p_0(x) p_0(c | x)^s (:func:`tilted_target`'s weights) pushed through
+      q(x_t | x_0), i.e. the mixture of N(\sqrt{\bar\alpha_t} x_0^i, (1 - \bar\alpha_t) I) with those weights.
+
+    Returns ``{"x", "y" (n_grid,), "guided", "noised" (n_grid, n_grid) float64, "tv"}``; ``tv`` is the total
+    variation distance 1/2 \sum |guided - noised| on the grid (0 for s = 0 and s = 1 up to rounding)."""
+    check_int("n_grid", n_grid, 2)
+    g = torch.linspace(-lim, lim, n_grid, dtype=torch.float64, device="cpu")
+    pts = torch.stack(torch.meshgrid(g, g, indexing="xy"), -1).reshape(-1, 2)  # (n, n, 2) -> (n^2, 2)
+    log_guided = guided_log_density(pts, t, data, labels, c, s, sched)
+    w = tilted_target(data, labels, c, s, sched, 1, torch.Generator(device="cpu"))["weights"]  # (N,) point masses
+    keep = w > 0
+    ab = float(sched.alpha_bars.detach().to("cpu", torch.float64)[t])
+    Y = data.detach().to("cpu", torch.float64)[keep]
+    d2 = torch.cdist(pts, math.sqrt(ab) * Y).pow(2)  # (n^2, N') squared distances to the scaled points
+    log_noised = torch.logsumexp(-d2 / (2 * (1 - ab)) + w[keep].log()[None, :], dim=1)
+    guided = torch.softmax(log_guided, 0).reshape(n_grid, n_grid)
+    noised = torch.softmax(log_noised, 0).reshape(n_grid, n_grid)
+    return {"x": g, "y": g, "guided": guided, "noised": noised, "tv": 0.5 * (guided - noised).abs().sum().item()}
+
+
+def eps_agreement(model, ideal, data: torch.Tensor, labels: torch.Tensor, sched: NoiseSchedule, ts=(50, 300, 600),
+                  n: int = 2000, generator: torch.Generator | None = None) -> dict:
+    r"""How close a conditional network's noise prediction is to the exact one, per step t and label y
+    (each class, and the null label K = all points): mean ||\epsilon_\theta(x_t, t, y) - \epsilon^*(x_t, t, y)|| over
+    mean ||\epsilon^*(x_t, t, y)||, at ``n`` points x_t ~ q_t(x | y) (the training points of label y, noised).
+    Returns ``{(t, y): relative error}``."""
+    check_int("n", n, 1)
+    k = ideal.config.num_classes
+    out = {}
+    for t in ts:
+        for y in range(k + 1):
+            pts = data if y == k else _class_points(data, labels, y)
+            idx = torch.randint(0, pts.shape[0], (n,), generator=generator, device="cpu")
+            x_t, _ = q_sample(pts[idx], int(t), sched, torch.randn(n, pts.shape[1], generator=generator, device="cpu"))
+            tt, yy = torch.full((n,), int(t), device="cpu"), torch.full((n,), y, device="cpu")
+            with torch.no_grad():
+                e_net, e_star = model(x_t, tt, yy).double(), ideal(x_t, tt, yy).double()
+            out[(int(t), y)] = ((e_net - e_star).norm(dim=1).mean() / e_star.norm(dim=1).mean()).item()
+    return out
+
+
 def sample_guided(model, sched: NoiseSchedule, c: int, s: float, n: int, steps: int = 100,
                   generator: torch.Generator | None = None) -> torch.Tensor:
     r"""``n`` samples of class ``c`` at guidance scale ``s``: ``Guided(model, c, s)`` through the series' DDIM
@@ -119,8 +167,9 @@ def guidance_sweep(models: dict, data: torch.Tensor, labels: torch.Tensor, sched
     * ``mass``: the share on moon c (``core.moons.assign_moon``) with its 95 % Wilson interval ``mass_lo/hi``;
     * ``off``: the share farther than 0.2 from both moon arcs (``core.moons.off_moons_fraction``) with its interval;
     * ``nn``: the mean distance to the nearest training point, with its standard error ``nn_se``;
-    * ``arc``: the mean distance to the nearer moon arc (make_moons units) with ``arc_se``: below the
-      training points' own value the cloud is thinner than the data (sharper, less diverse);
+    * ``arc``: the median distance to the nearer moon arc (make_moons units), the cloud's width, with its
+      distribution-free 95 % interval ``arc_lo/hi`` (order statistics n/2 -+ 0.98 sqrt(n)): a width that falls
+      as s grows is a cloud getting sharper, less diverse;
     * ``mmd``: MMD^2 to n draws of the tilted target p_0(x) p_0(c|x)^s (:func:`tilted_target`), beside
       ``mmd_floor``: MMD^2 between two independent draws of that target (what n points alone give).
 
@@ -140,11 +189,13 @@ def guidance_sweep(models: dict, data: torch.Tensor, labels: torch.Tensor, sched
             k_off = round(off_moons_fraction(x) * n)
             d = torch.cdist(x.double(), Y.double()).min(1).values  # (n,) distance to the nearest training point
             a = moons_arc_distances(x).min(1).values  # (n, 2) -> (n,) distance to the nearer arc
+            a_sorted, r = a.sort().values, 0.98 * math.sqrt(n)  # the median's rank is Binomial(n, 1/2): sd sqrt(n)/2
             rows.append({"model": name, "s": s, "n": n,
                          "mass": k_mass / n, "mass_lo": wilson(k_mass, n)[0], "mass_hi": wilson(k_mass, n)[1],
                          "off": k_off / n, "off_lo": wilson(k_off, n)[0], "off_hi": wilson(k_off, n)[1],
                          "nn": d.mean().item(), "nn_se": (d.std() / math.sqrt(n)).item(),
-                         "arc": a.mean().item(), "arc_se": (a.std() / math.sqrt(n)).item(),
+                         "arc": a.median().item(), "arc_lo": a_sorted[max(0, math.floor(n / 2 - r))].item(),
+                         "arc_hi": a_sorted[min(n - 1, math.ceil(n / 2 + r))].item(),
                          "mmd": mmd_rbf(x, tgt[:n]), "mmd_floor": floor})
     return {"rows": rows, "samples": samples, "targets": targets}
 
