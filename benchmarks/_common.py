@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from ddpm_helpers.cli.pretrained import hardware_summary
 from ddpm_helpers.core.checkpoints import load_checkpoint, load_pretrained
+from ddpm_helpers.core.runtime import hardware_summary
 from ddpm_helpers.ui.tables import markdown_table
 
 # $DDPM_BENCH_RESULTS redirects the JSON (the smoke tests use it so they never touch results/)

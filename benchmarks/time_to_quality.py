@@ -43,8 +43,9 @@ from ddpm_helpers import (
     save_checkpoint,
     train,
 )
-from ddpm_helpers.cli.pretrained import add_recipe_arguments, draw_samples, quality_curve, recipe_from_args
+from ddpm_helpers.cli.pretrained import add_recipe_arguments, recipe_from_args
 from ddpm_helpers.core.metrics import image_quality_ci, real_floor, real_floor_spread
+from ddpm_helpers.core.quality import draw_samples, quality_curve
 
 TTQ = "ttq"  # results/ttq/<tag>.json
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -44,30 +43,17 @@ from ..core.data import FASHION_CLASSES, load_fashion_mnist
 from ..core.metrics import class_histogram, image_quality, image_quality_ci, real_floor, real_floor_spread
 from ..core.models import UNet, UNetConfig, count_parameters
 from ..core.paths import WEIGHTS_DIR
-from ..core.runtime import AutocastModel, configure_threads, cpu_has_amx, pick_device, resolve_amp
-from ..core.sampling import ddim_sample, ddim_timesteps, ddpm_sample, start_noise
+from ..core.quality import draw_samples, quality_curve
+from ..core.runtime import configure_threads, cpu_has_amx, hardware_summary, pick_device, resolve_amp
+from ..core.sampling import ddim_sample, ddim_timesteps, start_noise
 from ..core.schedules import NoiseSchedule
 from ..core.training import UNET_RECIPE, TrainConfig, train
 from ..lessons.unet.anatomy import filmstrip_frames
 from ..lessons.unet.figures import plot_filmstrip, plot_sample_grid
 from ..ui.tables import markdown_table
 
-__all__ = ["hardware_summary", "draw_samples", "quality_curve",
-           "regenerate_check", "metrics_markdown", "write_metrics_card", "SAMPLERS", "main"]
-
-
-def hardware_summary(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {torch.get_num_threads()} torch threads"
+__all__ = ["add_recipe_arguments", "recipe_from_args", "regenerate_check", "metrics_markdown", "write_metrics_card",
+           "SAMPLERS", "main"]
 
 
 def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
@@ -177,27 +163,6 @@ def _train_classifier(args) -> None:
 METRICS_HEADER = "## Metrics"
 
 
-def draw_samples(model, sched, n: int, sampler: str = "ddim", steps: int = 50, *, eta: float = 0.0,
-                 clip_x0: bool = False, precision: str = "off", seed: int = 0, batch_size: int = 250) -> torch.Tensor:
-    """``n`` samples on the CPU, drawn in batches with one seeded CPU generator.
-
-    ``sampler``: "ddim" (``steps``, ``eta``, ``clip_x0``) or "ddpm" (Algorithm 2, all T steps). ``precision``:
-    the model's precision while sampling ("off": float32, as for every card metric; "bf16": the
-    benchmarks' cheap quality curve, :class:`~ddpm_helpers.core.runtime.AutocastModel`).
-    """
-    if sampler not in ("ddim", "ddpm"):
-        raise ValueError(f"sampler must be 'ddim' or 'ddpm', got {sampler!r}")
-    net = model if precision == "off" else AutocastModel(model, precision)
-    gen, out = torch.Generator().manual_seed(seed), []
-    for start in range(0, n, batch_size):
-        x_T = start_noise(model, min(batch_size, n - start), gen)
-        if sampler == "ddim":
-            out.append(ddim_sample(net, sched, x_T, steps=steps, eta=eta, clip_x0=clip_x0, generator=gen).x0)
-        else:
-            out.append(ddpm_sample(net, sched, x_T, generator=gen).x0)
-    return torch.cat(out)
-
-
 def _sample_timed(model, sched, n, sampler, seed, batch_size=250):
     """Draw ``n`` samples with one of :data:`SAMPLERS`; return (samples, seconds)."""
     if sampler not in SAMPLERS:
@@ -206,31 +171,6 @@ def _sample_timed(model, sched, n, sampler, seed, batch_size=250):
     kind, steps = ("ddpm", sched.T) if sampler == "ddpm1000" else ("ddim", int(sampler[4:]))
     x = draw_samples(model, sched, n, kind, steps, seed=seed, batch_size=batch_size)
     return x, time.perf_counter() - t0
-
-
-def quality_curve(sched, every_minutes: float, n: int = 512, steps: int = 20, precision: str = "off",
-                  clip_x0: bool = True, points: list | None = None):
-    """A :func:`~ddpm_helpers.core.training.train` callback that measures the EMA weights' FID and KID
-    every ``every_minutes`` of training time (n DDIM samples of ``steps`` steps, seed 0) and appends
-    ``{"step", "minutes", "fid", "kid", "n", "sampler_steps", "precision", "eval_seconds"}`` to ``points``
-    (returned as ``callback.points``)."""
-    points = [] if points is None else points
-    next_at = [every_minutes]
-
-    def callback(step, model, ema, seconds):
-        if seconds / 60 < next_at[0]:
-            return
-        next_at[0] += every_minutes
-        t0 = time.perf_counter()
-        q = image_quality(draw_samples(ema, sched, n, "ddim", steps, clip_x0=clip_x0, precision=precision))
-        points.append({"step": step, "minutes": round(seconds / 60, 2), "fid": q["fid"], "kid": q["kid"], "n": n,
-                       "sampler_steps": steps, "precision": precision,
-                       "eval_seconds": round(time.perf_counter() - t0, 1)})
-        print(f"  {step} steps, {seconds / 60:.1f} min of training: FID {q['fid']:.2f} KID {q['kid']:.4f} "
-              f"(n={n}, DDIM-{steps}, {precision})", flush=True)
-
-    callback.points = points
-    return callback
 
 
 SAMPLERS = {"ddim50": "DDIM, 50 steps (trailing spacing), eta = 0",

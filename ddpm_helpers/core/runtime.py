@@ -23,6 +23,7 @@
   container's cgroup CPU quota, not the host's core count that torch starts with);
   :func:`small_model_threads`: one thread while a small model (the 2-D MLP) trains or samples on the CPU,
   where a second thread costs more in waiting than it adds (benchmarks/README.md, "Threads and CPU quotas").
+* :func:`hardware_summary`: the hardware a model card or a benchmark records.
 * Quick mode (``DDPM_QUICK=1``, set by CI and by ``make test``) shrinks every training and
   sampling budget through :func:`budget`, so the series runs on a 2-core CPU in minutes.
   It shrinks work; it never skips a cell or a check.
@@ -31,8 +32,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Literal, TypeVar
 
 import numpy as np
@@ -43,7 +46,7 @@ from .cpus import thread_choice
 
 __all__ = ["pick_device", "model_device", "eval_mode", "cpu_has_amx", "cuda_has_native_bf16", "resolve_amp", "autocast",
            "AMP_DTYPES", "AutocastModel", "is_quick", "budget", "seed_everything", "configure_threads",
-           "setup_notebook", "small_model_threads", "SMALL_MODEL_PARAMETERS"]
+           "setup_notebook", "small_model_threads", "SMALL_MODEL_PARAMETERS", "hardware_summary"]
 
 Amp = Literal["auto", "bf16", "fp16", "off"]
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -227,3 +230,19 @@ def setup_notebook(seed: int = 0, threads: int | None = None) -> torch.Generator
           f"CPU threads: {n} ({choice.reason}{small}); quick mode: {'on' if is_quick() else 'off'} (DDPM_QUICK); "
           f"seed {seed}")
     return gen
+
+
+def hardware_summary(device: torch.device) -> str:
+    """What a model card or a benchmark's JSON records as the hardware: the GPU's name and CUDA version, or the
+    CPU's model name (``/proc/cpuinfo``) and torch's thread count."""
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {torch.get_num_threads()} torch threads"
