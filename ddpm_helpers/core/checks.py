@@ -10,8 +10,8 @@ from dataclasses import fields, replace
 
 import torch
 
-__all__ = ["check_int", "check_number", "check_timesteps", "check_step", "check_x_T", "check_point_sets",
-           "merge_config"]
+__all__ = ["check_int", "check_number", "check_timesteps", "check_timestep", "check_step", "check_x_T",
+           "check_point_sets", "merge_config"]
 
 
 def check_int(name: str, value, lo: int | None = None, hi: int | None = None, what: str = "",
@@ -96,14 +96,19 @@ def check_timesteps(t: int | torch.Tensor, T: int, batch: int | None = None, nam
             raise ValueError(f"{name} must lie in 0..{T - 1} (0-indexed, T={T}), got {lo if lo < 0 else hi}")
     return tt
 
+def check_timestep(t, T: int, name: str = "t") -> int:
+    """Return one timestep ``t`` (an int or a 0-d integer tensor) in 0..T-1 as an int; else raise ValueError."""
+    tt = check_timesteps(t, T, name=name)
+    if tt.ndim != 0:
+        raise ValueError(f"{name} must be a single int for one step, got a tensor of shape {tuple(tt.shape)}")
+    return int(tt)
+
+
 def check_step(t, t_prev, T: int, names: tuple[str, str] = ("t", "t_prev")) -> tuple[int, int]:
     """Return ``(t, t_prev)`` as ints for one step between two timesteps: ``t`` in 0..T-1 (an int or a 0-d integer
     tensor) and ``t_prev`` in -1..t-1 (-1: the step ends at x_0); else raise ValueError naming the one at fault
     (``names``: the arguments' names in the caller)."""
-    tt = check_timesteps(t, T, name=names[0])
-    if tt.ndim != 0:
-        raise ValueError(f"{names[0]} must be a single int for one step, got a tensor of shape {tuple(tt.shape)}")
-    t = int(tt)
+    t = check_timestep(t, T, names[0])
     if isinstance(t_prev, torch.Tensor) and t_prev.ndim == 0 and not t_prev.dtype.is_floating_point:
         t_prev = int(t_prev)
     return t, check_int(names[1], t_prev, -1, t - 1, what=f"below {names[0]}={t}; -1 is x_0")

@@ -25,7 +25,7 @@ from typing import Literal
 
 import torch
 
-from .checks import check_number, check_step, check_timesteps
+from .checks import check_number, check_step, check_timestep, check_timesteps
 from .forward import compute_dtype, extract, noise_like
 from .schedules import NoiseSchedule
 
@@ -92,7 +92,7 @@ def ddpm_step(x_t: torch.Tensor, eps: torch.Tensor, t: int | torch.Tensor, sched
 
     Shapes: x_t, eps (B, ...); t int -> x_{t-1} like x_t.
     """
-    t, _ = check_step(t, -1, sched.T)
+    t = check_timestep(t, sched.T)
     if variance not in ("posterior", "beta"):
         raise ValueError(f"variance must be 'posterior' (tilde beta_t) or 'beta' (beta_t), got {variance!r}")
     _check_eps(x_t, eps)
