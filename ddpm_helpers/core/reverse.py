@@ -140,7 +140,7 @@ def ddim_terms(x0_hat: torch.Tensor, eps: torch.Tensor, ab_prev: float,
     ``ab_prev``: \bar\alpha at the step's end (1.0 at x_0); ``sigma``: :func:`ddim_sigma`. The noise term
     \sigma_t z is the caller's. DDIM inversion uses it with the step's upper end as ``ab_prev`` and sigma 0.
 
-    Shapes: x0_hat, eps (B, ...) -> two tensors like x0_hat.
+    Shapes: x0_hat, eps (B, ...) -> two tensors like x0_hat (floats in, floats out: the coefficients).
     """
     return math.sqrt(ab_prev) * x0_hat, math.sqrt(max(1 - ab_prev - sigma**2, 0.0)) * eps
 

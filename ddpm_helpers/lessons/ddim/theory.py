@@ -183,6 +183,6 @@ def ddim_geometry(x_t: torch.Tensor, eps: torch.Tensor, t: int, t_prev: int, sch
     x0_term, direction = ddim_terms(x0_hat, eps, abp, sigma)
     # 4. fresh noise
     fresh = sigma * noise
+    coef_x0, coef_direction = ddim_terms(1.0, 1.0, abp, sigma)  # the two coefficients: the terms of unit inputs
     return {"x0_hat": x0_hat, "x0_term": x0_term, "direction": direction, "noise": fresh,
-            "x_prev": x0_term + direction + fresh, "sigma": sigma, "coef_x0": math.sqrt(abp),
-            "coef_direction": math.sqrt(max(1 - abp - sigma**2, 0.0))}
+            "x_prev": x0_term + direction + fresh, "sigma": sigma, "coef_x0": coef_x0, "coef_direction": coef_direction}
