@@ -5,4 +5,5 @@
 * ``lessons.unet``: Notebook 04: a U-Net on FashionMNIST
 * ``lessons.elbo``: Notebook 05: from the ELBO to the mean squared error
 * ``lessons.ddim``: Notebook 06: DDIM, step skipping and what determinism buys
+* ``lessons.guidance``: Notebook 07: class-conditional diffusion and classifier-free guidance
 """
