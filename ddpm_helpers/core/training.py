@@ -73,7 +73,8 @@ class TrainConfig:
 
 
 # Fixed parts of the recipe, not options: no caller ever changed them. Ho et al. 2020's code clips the
-# global gradient norm at 1 and uses no weight decay; the per-timestep loss history has ten buckets.
+# global gradient norm at 1 and uses Adam without weight decay (scripts/run_cifar.py: grad_clip=1.,
+# optimizer='adam'); the per-timestep loss history has ten buckets.
 GRAD_CLIP = 1.0
 BUCKETS = 10
 
