@@ -20,7 +20,7 @@ from ddpm_helpers.core.paths import WEIGHTS_DIR
 from ddpm_helpers.core.classifier import FashionClassifier, classifier_accuracy
 from ddpm_helpers.core.models import UNet
 
-LIMITS_MB = {"fashion_unet": 20, "fashion_classifier": 5}
+LIMITS_MB = {"fashion_unet": 20, "fashion_cond_unet": 20, "fashion_classifier": 5}
 
 
 @pytest.mark.parametrize("name", sorted(PRETRAINED))
@@ -30,12 +30,15 @@ def test_shipped_weights_load_offline_within_size(name):
     model, sched, meta = load_pretrained(name)
     card = (WEIGHTS_DIR / f"{name}.md").read_text()
     # the command recorded when the weights were trained (before the cli/ layout: ddpm_helpers.pretrained)
-    assert meta["command"] in card and re.search(r"python -m ddpm_helpers\.(cli\.)?pretrained", meta["command"])
+    assert meta["command"] in card and re.search(r"python -m ddpm_helpers\.(cli\.)?(pretrained|conditional)",
+                                                 meta["command"])
     assert "hardware" in card and str(meta["train_seconds"]) in card
-    if name == "fashion_unet":
+    if name in ("fashion_unet", "fashion_cond_unet"):
         assert isinstance(model, UNet) and sched.T == 1000
-        x = model(torch.zeros(2, 1, 28, 28), torch.tensor([0, 999]))
+        labels = torch.tensor([9, 10]) if model.config.num_classes else None  # a class and the null label
+        x = model(torch.zeros(2, 1, 28, 28), torch.tensor([0, 999]), labels)
         assert x.shape == (2, 1, 28, 28) and torch.isfinite(x).all()
+        assert model.config.num_classes == (10 if name == "fashion_cond_unet" else 0)
     else:
         assert isinstance(model, FashionClassifier) and sched is None
 
