@@ -118,3 +118,82 @@ def test_every_exercise_has_its_cells(exercise):
     """Each exercise of lessons/guidance/exercises.py is asked in the notebook (solution cell and check)."""
     code = "\n".join(c.source for c in NB.cells if c.cell_type == "code")
     assert f"def my_{exercise}(" in code and f"check_{exercise}(my_{exercise})" in code
+
+
+# ----------------------------------------------------------------------------- every number in the prose
+# Numbers that name things, not quantities: headings, notebooks, sections, exercises, classes and labels, papers'
+# years and sections, "2-D", the ends of a probability's range.
+NAMING = re.compile(r"^#+ \d+\.|notebooks? \d\d(?:[–-]\d\d)?(?:,? (?:and )?\d\d)*|\d\d \((?:the|DDIM)[^)]*\)"
+                    r"|[Ss]ections? \d(?:[–-]\d)?(?:, \d)*(?:,? and \d)?|[Ee]xercises? \d(?:[–-]\d)?|class \d\b"
+                    r"|label \d\b|Algorithm \d|sec\. \d(?:\.\d)?|(?:et al\.|& \w+) \d{4}|\d-D|between 0 and 1"
+                    r"|is 1 on moon and 0 off|# 07", re.MULTILINE)
+
+
+def _code_has(pattern: str):
+    code = "\n".join(c.source for c in NB.cells if c.cell_type == "code")
+    return lambda: re.search(pattern, code) is not None
+
+
+def _defaults(fn, **expected):
+    import inspect
+
+    params = inspect.signature(fn).parameters
+    return lambda: all(params[k].default == v for k, v in expected.items())
+
+
+def _numbers_held():
+    """Each number-bearing phrase of the prose -> a check that the number is what the code computes with (or the
+    file it cites says). The run-time line is checked apart (it names where and when it was measured)."""
+    from ddpm_helpers.core.data import make_moons_data
+    from ddpm_helpers.core.moons import off_moons_fraction
+    from ddpm_helpers.lessons.guidance.theory import wilson
+
+    test_2d = (ROOT / "tests" / "test_guidance_2d.py").read_text()
+    return {
+        "label dropped 10 % of the time": lambda: TrainConfig().label_dropout == 0.1,
+        "dropping the label 10 % of the time": lambda: TrainConfig().label_dropout == 0.1,
+        "dropping labels 10 % of the time": lambda: TrainConfig().label_dropout == 0.1,
+        "only 10 % of the batches": _code_has(r"label_dropout=0\.1"),
+        "trained on 1000 points": _code_has(r"make_moons_data\(1000, seed=0, return_labels=True\)"),
+        "exact prediction of 1000 points": _code_has(r"make_moons_data\(1000, seed=0, return_labels=True\)"),
+        "asserts below 10 % at this budget": lambda: bool(re.search(r"steps=1500", test_2d))
+        and _code_has(r"steps=budget\(4000, 1500\)")() and "< 0.1" in test_2d,
+        "95 % Wilson interval": _defaults(wilson, z=1.96),
+        "with a 95 % interval": lambda: "0.98 sqrt(n)" in (ROOT / "ddpm_helpers" / "lessons" / "guidance"
+                                                          / "theory.py").read_text(),
+        "farther than 0.2 from both arcs: four standard deviations": lambda: (
+            _defaults(off_moons_fraction, max_distance=0.2)() and _defaults(make_moons_data, noise=0.05)()),
+    }
+
+
+def _prose_without_maths(cell_source: str) -> str:
+    src = re.sub(r"\$\$.*?\$\$", " ", cell_source, flags=re.DOTALL)
+    src = re.sub(r"\$[^$]*\$", " ", src)
+    return re.sub(r"`[^`]*`", " ", src)
+
+
+def test_every_number_in_the_prose_is_held_or_names_its_measurement():
+    held = _numbers_held()
+    loose = []
+    for i, cell in enumerate(NB.cells):
+        if cell.cell_type != "markdown" or i == 0 and "**Run time**" in cell.source:
+            text = flat(_prose_without_maths(cell.source.split("**Run time**")[0])) if i == 0 else ""
+        else:
+            text = flat(_prose_without_maths(cell.source))
+        for phrase in held:
+            text = text.replace(phrase, " ")
+        text = NAMING.sub(" ", text)
+        loose += [f"cell {i}: ...{text[max(0, m.start() - 40):m.end() + 20]}..."
+                  for m in re.finditer(r"(?<![\w.])\d+(?:\.\d+)?", text)]
+    assert not loose, ("numbers in notebook 07's prose that no cell computes and no test holds (add the phrase and "
+                       "its check to _numbers_held, or print the number from the cell beside it):\n" + "\n".join(loose))
+    unused = [p for p in held if p not in flat(PROSE)]
+    assert not unused, f"phrases held here that the notebook no longer says: {unused}"
+    wrong = [p for p, check in held.items() if not check()]
+    assert not wrong, f"the prose says these, the code or the file they cite does not: {wrong}"
+
+
+def test_the_run_time_line_names_where_and_when_it_was_measured():
+    line = flat(NB.cells[0].source.split("**Run time**", 1)[1])
+    assert re.search(r"2026-\d\d-\d\d", line) and "AMD EPYC" in line and "DDPM_THREADS=1" in line
+    assert re.search(r"quick mode.*\d+ s", line) and re.search(r"full mode.*\d+ s", line)
