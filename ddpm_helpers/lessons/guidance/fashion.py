@@ -128,8 +128,9 @@ def tradeoff_figure(shipped: dict, live: dict | None = None, fig: Figure | None 
     (Wilson 95 % interval vertically, ± 1 bootstrap spread horizontally), with the real-data floor (KID ± 2
     spreads over draws, the classifier's accuracy on real images); ``live`` (a ``core.tradeoff.score_tradeoff``
     dict measured in the notebook) beside it. Right: each class's KID against s."""
-    fig = new_figure(figsize=(15, 5.5), fig=fig)
+    fig = new_figure(figsize=(16, 5.5), fig=fig)
     ax, ax2 = fig.subplots(1, 2, width_ratios=[1.2, 1])
+    lows = []
     for m, color, label in ((shipped, "C0", "shipped"), (live, "C3", "this run")):
         if m is None:
             continue
@@ -143,9 +144,17 @@ def tradeoff_figure(shipped: dict, live: dict | None = None, fig: Figure | None 
             ax.annotate(f"s={r['scale']:g}", (k, a), textcoords="offset points", xytext=(6, -14), color=color)
         fl = m["floor"]
         lo, hi = 1e3 * (fl["kid_mean"] - 2 * fl["kid_mean_std"]), 1e3 * (fl["kid_mean"] + 2 * fl["kid_mean_std"])
-        ax.axvspan(lo, hi, color=color, alpha=0.12, label=f"{label}: real images' KID (floor ± 2 sd, n = {n})")
+        lows.append(lo)
+        floor_label = f"{label}: real images' KID (floor ± 2 sd, n = {n})"
+        if m is shipped:
+            ax.axvspan(lo, hi, color=color, alpha=0.12, label=floor_label)
+        else:  # lines, not a band: at a small n the band can cover the whole axis
+            ax.axvline(lo, color=color, ls="--", lw=1, label=floor_label)
+            ax.axvline(hi, color=color, ls="--", lw=1)
         ax.axhline(100 * fl["accuracy"], color=color, ls=":", label=f"{label}: classifier on real images")
-    ax.set(xlabel="mean per-class KID (x 1e-3; lower = closer to the class's test images)",
+    ax.set_xscale("symlog", linthresh=10)  # linear near the floor (KID can be < 0), logarithmic above
+    ax.set_xlim(left=min([-10.0] + [2 * v for v in lows]))  # the floor bands' lower edges in view, no more
+    ax.set(xlabel="mean per-class KID (x 1e-3, symlog; lower = closer to the class's test images)",
            ylabel="samples classified as their label (%)",
            title=f"Guidance's trade-off (recommended s = {shipped['recommended']['scale']:g})")
     ax.legend(fontsize=10, loc="lower right")
@@ -154,31 +163,28 @@ def tradeoff_figure(shipped: dict, live: dict | None = None, fig: Figure | None 
         ax2.plot(scales, [1e3 * r["per_class"][i]["kid"] for r in shipped["rows"]], "o-", ms=3, lw=1,
                  color=f"C{i}", label=name)
     ax2.axhspan(0, 1e3 * max(pc["kid"] + 2 * pc["kid_std"] for pc in shipped["floor"]["per_class"]),
-                color="0.85", label="real images (floor + 2 sd)")
+                color="0.85", label="real images (the highest\nclass floor + 2 sd)")
     ax2.set_yscale("symlog", linthresh=10)
     ax2.set(xlabel="guidance scale s", ylabel="KID of the class (x 1e-3, symlog)",
             title=f"Each class's KID (shipped, n = {shipped['n_per_class']} per class)")
-    ax2.legend(fontsize=9, ncol=2)
+    ax2.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return fig
 
 
 def tradeoff_reading(m: dict) -> str:
     """What a trade-off dict says, in its own numbers: accuracy at s = 0 and at the recommended scale with their
-    intervals, where the mean per-class KID is lowest against the floor, and what the largest scale costs."""
+    intervals, the mean per-class KID of every scale against the floor, and where it is lowest."""
     rows = {r["scale"]: r for r in m["rows"]}
     s0, rec = rows[min(rows)], rows[m["recommended"]["scale"]]
-    top = rows[max(rows)]
     best = min(m["rows"], key=lambda r: r["kid_mean"])
     fl = m["floor"]
 
     def acc(r):
         return f"{100 * r['accuracy']:.1f} % (95 % interval {100 * r['acc_lo']:.1f}–{100 * r['acc_hi']:.1f})"
-
-    def kid(r):
-        return f"{1e3 * r['kid_mean']:.0f} ± {1e3 * r['kid_mean_std']:.0f}"
+    kids = ", ".join(f"{1e3 * r['kid_mean']:.0f} ± {1e3 * r['kid_mean_std']:.0f} at s = {r['scale']:g}"
+                     for r in m["rows"])
     return (f"n = {m['n_per_class']} per class, {s0['n']} per scale. At s = {s0['scale']:g} the classifier finds "
             f"{acc(s0)} of the samples in their label's class; at the recommended s = {rec['scale']:g}, "
             f"{acc(rec)} (real images: {100 * fl['accuracy']:.1f} %). Mean per-class KID (x 1e-3; real images "
-            f"{1e3 * fl['kid_mean']:.0f} ± {1e3 * fl['kid_mean_std']:.0f}) is lowest at s = {best['scale']:g} "
-            f"({kid(best)}), {kid(s0)} at s = {s0['scale']:g}, {kid(rec)} at s = {rec['scale']:g} and {kid(top)} "
-            f"at s = {top['scale']:g}. Rule: {m['recommended']['rule']}.")
+            f"{1e3 * fl['kid_mean']:.0f} ± {1e3 * fl['kid_mean_std']:.0f}): {kids}; lowest at s = {best['scale']:g}. "
+            f"Rule: {m['recommended']['rule']}.")
