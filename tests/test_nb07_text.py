@@ -146,7 +146,7 @@ def _numbers_held():
     file it cites says). The run-time line is checked apart (it names where and when it was measured)."""
     from ddpm_helpers.core.data import make_moons_data
     from ddpm_helpers.core.moons import off_moons_fraction
-    from ddpm_helpers.lessons.guidance.theory import wilson
+    from ddpm_helpers.core.tradeoff import wilson_interval
 
     test_2d = (ROOT / "tests" / "test_guidance_2d.py").read_text()
     return {
@@ -158,7 +158,7 @@ def _numbers_held():
         "exact prediction of 1000 points": _code_has(r"make_moons_data\(1000, seed=0, return_labels=True\)"),
         "asserts below 10 % at this budget": lambda: bool(re.search(r"steps=1500", test_2d))
         and _code_has(r"steps=budget\(4000, 1500\)")() and "< 0.1" in test_2d,
-        "95 % Wilson interval": _defaults(wilson, z=1.96),
+        "95 % Wilson interval": _defaults(wilson_interval, level=0.95),
         "with a 95 % interval": lambda: "0.98 sqrt(n)" in (ROOT / "ddpm_helpers" / "lessons" / "guidance"
                                                           / "theory.py").read_text(),
         "farther than 0.2 from both arcs: four standard deviations": lambda: (

@@ -35,9 +35,10 @@ from ...core.metrics import mmd_rbf
 from ...core.moons import assign_moon, moons_arc_distances, off_moons_fraction
 from ...core.sampling import ddim_sample
 from ...core.schedules import NoiseSchedule
+from ...core.tradeoff import wilson_interval
 
 __all__ = ["MOON_NAMES", "exact_guided_eps", "guided_log_density", "tilted_target", "tilt_then_noise", "eps_agreement",
-           "sample_guided", "wilson", "guidance_sweep"]
+           "sample_guided", "guidance_sweep"]
 
 MOON_NAMES = ("outer moon", "inner moon")  # make_moons' labels 0 and 1 (core.data.make_moons_data(return_labels=True))
 
@@ -148,23 +149,13 @@ def sample_guided(model, sched: NoiseSchedule, c: int, s: float, n: int, steps: 
     return ddim_sample(Guided(model, c, s), sched, x_T, steps=steps, eta=1.0, generator=generator).x0
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    r"""The Wilson score interval (Wilson 1927) of a proportion k / n at ``z`` (1.96: 95 %):
-    (p + z^2/2n \pm z \sqrt{p(1-p)/n + z^2/4n^2}) / (1 + z^2/n)."""
-    check_int("n", n, 1)
-    check_int("k", k, 0, n, hi_name="n")
-    p = k / n
-    mid = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, mid - half), min(1.0, mid + half)
-
-
 def guidance_sweep(models: dict, data: torch.Tensor, labels: torch.Tensor, sched: NoiseSchedule, c: int,
                    scales=(0, 1, 2, 4, 8), n: int = 1000, steps: int = 100, seed: int = 0) -> dict:
     r"""For each model (``{"name": model}``) and each scale s in ``scales``: ``n`` guided samples of class ``c``
     (:func:`sample_guided`, the same starting noise for every model and scale) and what they measure:
 
-    * ``mass``: the share on moon c (``core.moons.assign_moon``) with its 95 % Wilson interval ``mass_lo/hi``;
+    * ``mass``: the share on moon c (``core.moons.assign_moon``) with its 95 % Wilson interval ``mass_lo/hi``
+      (``core.tradeoff.wilson_interval``);
     * ``off``: the share farther than 0.2 from both moon arcs (``core.moons.off_moons_fraction``) with its interval;
     * ``nn``: the mean distance to the nearest training point, with its standard error ``nn_se``;
     * ``arc``: the median distance to the nearer moon arc (make_moons units), the cloud's width, with its
@@ -189,10 +180,11 @@ def guidance_sweep(models: dict, data: torch.Tensor, labels: torch.Tensor, sched
             k_off = round(off_moons_fraction(x) * n)
             d = torch.cdist(x.double(), Y.double()).min(1).values  # (n,) distance to the nearest training point
             a = moons_arc_distances(x).min(1).values  # (n, 2) -> (n,) distance to the nearer arc
+            mass_ci, off_ci = wilson_interval(k_mass, n), wilson_interval(k_off, n)  # 95 %
             a_sorted, r = a.sort().values, 0.98 * math.sqrt(n)  # the median's rank is Binomial(n, 1/2): sd sqrt(n)/2
             rows.append({"model": name, "s": s, "n": n,
-                         "mass": k_mass / n, "mass_lo": wilson(k_mass, n)[0], "mass_hi": wilson(k_mass, n)[1],
-                         "off": k_off / n, "off_lo": wilson(k_off, n)[0], "off_hi": wilson(k_off, n)[1],
+                         "mass": k_mass / n, "mass_lo": mass_ci[0], "mass_hi": mass_ci[1],
+                         "off": k_off / n, "off_lo": off_ci[0], "off_hi": off_ci[1],
                          "nn": d.mean().item(), "nn_se": (d.std() / math.sqrt(n)).item(),
                          "arc": a.median().item(), "arc_lo": a_sorted[max(0, math.floor(n / 2 - r))].item(),
                          "arc_hi": a_sorted[min(n - 1, math.ceil(n / 2 + r))].item(),
