@@ -32,6 +32,13 @@ def _scatter(ax, x, data, color, title, lim=2.5):
     ax.set_title(title, fontsize=12)
 
 
+def _bars(p: np.ndarray, rows: list, key: str) -> list:
+    """Error-bar lengths below and above each share from its interval ``key_lo``/``key_hi`` (>= 0: at a share
+    of 0 or 1 the interval's end equals it up to rounding)."""
+    lo, hi = np.array([r[key + "_lo"] for r in rows]), np.array([r[key + "_hi"] for r in rows])
+    return [np.clip(p - lo, 0, None), np.clip(hi - p, 0, None)]
+
+
 @styled
 def plot_tilt_then_noise(pair: dict, s: float, t: int, tv: dict) -> Figure:
     """``pair``: ``tilt_then_noise(...)`` at scale ``s`` and step ``t``: the noised tilted target, the guided
@@ -91,12 +98,10 @@ def plot_guidance_sweep(sweep: dict, data_off: float | None = None) -> Figure:
         s = np.array([r["s"] for r in rs], dtype=float) + 0.04 * (k - (len(names) - 1) / 2)  # side by side
         col = _COLORS.get(name, f"C{k}")
         m = np.array([r["mass"] for r in rs])
-        ax_mass.errorbar(s, m, yerr=[m - [r["mass_lo"] for r in rs], [r["mass_hi"] for r in rs] - m], marker="o",
-                         capsize=4, color=col, label=name)
+        ax_mass.errorbar(s, m, yerr=_bars(m, rs, "mass"), marker="o", capsize=4, color=col, label=name)
         ax_mmd.plot(s, [r["mmd"] for r in rs], marker="o", color=col, label=name)
         o = np.array([r["off"] for r in rs])
-        ax_off.errorbar(s, o, yerr=[o - [r["off_lo"] for r in rs], [r["off_hi"] for r in rs] - o], marker="o",
-                        capsize=4, color=col, label=name)
+        ax_off.errorbar(s, o, yerr=_bars(o, rs, "off"), marker="o", capsize=4, color=col, label=name)
     ref = [r for r in rows if r["model"] == names[0]]
     ax_mmd.plot([r["s"] for r in ref], [r["mmd_floor"] for r in ref], "k--", label="floor (target vs target)")
     if data_off is not None:
