@@ -255,3 +255,40 @@ def test_grid_and_panel_draw_what_they_say():
     assert np.array_equal(s0_before[2:30, 2:30], s0_after[2:30, 2:30])
     with pytest.raises(ValueError, match="s must be one of"):
         fashion_guidance_panel(model, sched, s=2.5)
+
+
+# ----------------------------------------------------------------------------- the notebook's prose
+def test_the_notebooks_fashion_prose_says_what_the_shipped_numbers_say(shipped):
+    """Every number section 3's markdown states is the shipped JSON's or card's (or the code's beside it)."""
+    import nbformat
+
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "07_guidance.ipynb", as_version=4)
+    cells = [c for c in nb.cells if c.metadata.get("section") == "fashion"]
+    prose = " ".join(" ".join(c.source for c in cells if c.cell_type == "markdown").split())
+    code = "\n".join(c.source for c in cells if c.cell_type == "code")
+    rows = {r["scale"]: r for r in shipped["rows"]}
+    names = [pc["name"] for pc in shipped["floor"]["per_class"]]
+
+    def acc(name, s):  # a class's accuracy at scale s, in whole percent
+        pc = rows[s]["per_class"][names.index(name)]
+        return round(100 * pc["correct"] / pc["n"])
+
+    def best_scale(name):  # the scale where the class's KID is lowest
+        return min(rows, key=lambda s: rows[s]["per_class"][names.index(name)]["kid"])
+    assert f"{100 * rows[0.0]['accuracy']:.1f} % of {rows[0.0]['n']} samples" in prose
+    assert f"n = {shipped['n_per_class']} per class" in prose and shipped["recommended"]["scale"] == 2.0
+    assert f"Shirt reaches {acc('Shirt', 2.0)} % at $s = 2$" in prose
+    assert all(45 <= acc(n, 2.0) <= 55 for n in ("T-shirt/top", "Coat")) and "T-shirt/top and Coat about half" in prose
+    easy = [acc(n, 2.0) for n in ("Trouser", "Sandal", "Sneaker", "Bag")]
+    assert f"Trouser, Sandal, Sneaker and Bag are at {min(easy)}–{max(easy)} %" in prose
+    shirt = {s: acc("Shirt", s) for s in rows}
+    assert f"at most {max(shirt.values())} %, at $s = {max(shirt, key=shirt.get):g}$" in prose
+    assert best_scale("Trouser") == best_scale("Bag") == 1.0
+    assert "Trouser and Bag are closest to their test images at $s = 1$" in prose
+    assert all(best_scale(n) in (3.0, 5.0) for n in ("T-shirt/top", "Coat", "Shirt"))
+    assert "Shirt only at $s = 3$–5" in prose
+    _, _, meta = load_pretrained("fashion_cond_unet")
+    assert f"{meta['steps']} fine-tuning steps" in prose and "time_limit=20 * 60" in code and "20 minutes" in prose
+    assert "budget(8, 3)" in code and "3 per class" in prose and "guided_samples(cond, sched_img, s, 50" in code
+    assert "50 per class at four scales" in prose and "sorted({0.0, 1.0, s_rec, 5.0})" in code
+    assert f"{100 * CONDITIONAL_RECIPE['label_dropout']:.0f} % of the examples" in prose
