@@ -143,7 +143,7 @@ def _drop_ref(labels, p, num_classes, u, training):
 def _labels_case(g, n, k, p, training, low_u):
     """A case whose draws u include values below p, above 1 - p and in between (so every slip shows)."""
     u = torch.rand(n, generator=g, device="cpu")
-    u[:3] = torch.tensor([low_u, 0.97, 0.55])
+    u[:3] = torch.tensor([low_u, 0.97, 0.55], device="cpu")
     return torch.randint(0, k, (n,), generator=g, device="cpu"), p, k, u, training
 
 
