@@ -17,6 +17,7 @@ import importlib
 import inspect
 import io
 import pkgutil
+from types import SimpleNamespace
 
 import ipywidgets as W
 import pytest
@@ -24,16 +25,21 @@ import torch
 from torch import nn
 
 import ddpm_helpers.lessons
+from ddpm_helpers.core.data import make_moons_data
+from ddpm_helpers.core.ideal import IdealDenoiser
+from ddpm_helpers.core.models import TimeMLP
 from ddpm_helpers.core.schedules import NoiseSchedule
 
 MIN_SIDE_PX = 500  # a picture smaller than this (on its longer side) is unreadable on a projector
 
 
 class AnyShapeEps(nn.Module):
-    """eps_hat = 0.5 tanh(w x + b + 0.3 sin(t / 50)): deterministic, cheap, any (B, ...) input."""
+    """eps_hat = 0.5 tanh(w x + b + 0.3 sin(t / 50)): deterministic, cheap, any (B, ...) input. Its config
+    declares 1x28x28 samples, for panels that draw their own x_T (``core.sampling.sample_shape``)."""
 
     def __init__(self):
         super().__init__()
+        self.config = SimpleNamespace(in_channels=1, image_size=28)
         self.w = nn.Parameter(torch.tensor(0.7))
         self.b = nn.Parameter(torch.tensor(0.1))
 
@@ -47,10 +53,25 @@ def _image():
     return (torch.rand((1, 28, 28), generator=g) * 2 - 1).float()  # (1, H, W) in [-1, 1]
 
 
+def _moons():
+    return make_moons_data(64, seed=0, return_labels=True)  # (points (64, 2), labels (64,))
+
+
+def _guidance_models():
+    """Notebook 07's pair: the exact guided denoiser of 64 labelled points and an untrained conditional MLP
+    (the schedule matches the "sched" stand-in)."""
+    torch.manual_seed(0)
+    data, labels = _moons()
+    return {"exact": IdealDenoiser(data, NoiseSchedule.linear(100), labels),
+            "MLP": TimeMLP(hidden=16, blocks=1, num_classes=2)}
+
+
 STAND_INS = {
     "x0": _image,
     "model": AnyShapeEps,
     "sched": lambda: NoiseSchedule.linear(100),
+    "models": _guidance_models,
+    "data": lambda: _moons()[0],
 }
 
 
@@ -76,9 +97,11 @@ BUILDERS = panel_builders()
 
 
 def test_there_are_panels():
-    assert len(panel_modules()) == 5, "expected one panels module per lesson (forward, moons, unet, elbo, ddim)"
+    assert len(panel_modules()) == 6, ("expected one panels module per lesson (forward, moons, unet, elbo, ddim, "
+                                       "guidance)")
     assert {n for n, _ in BUILDERS} >= {"forward_process_panel", "chain_jump_panel", "reverse_sampling_panel",
-                                        "x0_prediction_panel", "posterior_panel", "elbo_weights_panel", "ddim_panel"}
+                                        "x0_prediction_panel", "posterior_panel", "elbo_weights_panel", "ddim_panel",
+                                        "guidance_panel"}
 
 
 def _png_outputs(widget) -> list[bytes]:

@@ -121,9 +121,29 @@ def test_readme_model_table_is_the_model_cards(unet):
          "ddpm_helpers/weights/fashion_classifier.md")
     says(README, f"{printed(float(c['test_accuracy']) * 100, 2)} % test accuracy", "README.md",
          "ddpm_helpers/weights/fashion_classifier.md")
-    for name in ("fashion_unet", "fashion_classifier"):
+    for name in ("fashion_unet", "fashion_cond_unet", "fashion_classifier"):
         size = row_of(README, f"`{name}`")[2]
         assert size == f"{printed((WEIGHTS / f'{name}.pt').stat().st_size / 1e6, 1)} MB", f"{name}.pt is not {size}"
+
+
+def test_readme_row_of_the_conditional_unet_is_its_card_and_tradeoff():
+    k = card("fashion_cond_unet")
+    t = json.loads((WEIGHTS / "fashion_cond_unet.tradeoff.json").read_text())
+    src = "ddpm_helpers/weights/fashion_cond_unet.md and fashion_cond_unet.tradeoff.json"
+    row = next(line for line in README.splitlines() if line.startswith("| `fashion_cond_unet` |"))
+    rec = t["recommended"]["scale"]
+    r = next(r for r in t["rows"] if r["scale"] == rec)
+    r0 = next(r for r in t["rows"] if r["scale"] == 0.0)
+    f = t["floor"]
+    says(row, f"{k['steps']} steps at batch {k['batch_size']}, {printed(float(k['train_seconds']) / 60, 0)} min on "
+              f"**two CPU threads**", "README.md", src)
+    says(row, f"label dropout {k['label_dropout']}", "README.md", src)
+    says(row, f"at the recommended guidance scale s = {rec:g}: {printed(100 * r['accuracy'], 1)} % "
+              f"({printed(100 * r['acc_lo'], 1)}–{printed(100 * r['acc_hi'], 1)}) of {r['n']} samples classified as "
+              f"their label, against {printed(100 * r0['accuracy'], 1)} % at s = 0", "README.md", src)
+    says(row, f"mean per-class KID (x 1e3) {printed(1e3 * r['kid_mean'], 1)} ± {printed(1e3 * r['kid_mean_std'], 1)} "
+              f"against a floor of {printed(1e3 * f['kid_mean'], 1)} ± {printed(1e3 * f['kid_mean_std'], 1)}",
+         "README.md", src)
 
 
 # ----------------------------------------------------------------------------- training throughput

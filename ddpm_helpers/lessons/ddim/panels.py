@@ -24,15 +24,15 @@ def ddim_panel(model, sched, x_T: torch.Tensor | None = None, n: int = 8, steps_
     fixed x_T (and one fixed stream of per-step noise). At eta = 0 only the steps and the spacing change
     the picture; eta > 0 mixes in fresh noise.
 
-    Shapes: x_T (n, C, H, W) (drawn from ``seed`` when None, 1x28x28 images).
+    Shapes: x_T (n, C, H, W) (drawn from ``seed`` when None, in the model's sample shape).
     """
-    if x_T is None:
-        x_T = start_noise(model, n, torch.Generator().manual_seed(seed))
     steps_options = list(steps_options)
     if steps not in steps_options:
         raise ValueError(f"steps must be one of steps_options={steps_options}, got {steps!r}")
     if spacing not in ("trailing", "leading"):
         raise ValueError(f"spacing must be 'trailing' or 'leading', got {spacing!r}")
+    if x_T is None:
+        x_T = start_noise(model, n, torch.Generator().manual_seed(seed))
     controls = {"steps": W.SelectionSlider(options=steps_options, value=steps, description="steps",
                                            continuous_update=False),
                 "eta": W.FloatSlider(value=eta, min=0.0, max=1.0, step=0.25, description="eta",
