@@ -392,3 +392,19 @@ def test_benchmarks_readme_shows_the_runs_tables_and_ratios():
 def test_readme_names_the_small_model_threshold():
     readme = (ROOT / "README.md").read_text()
     assert f"models under {SMALL_MODEL_PARAMETERS:,} parameters" in readme
+
+
+def test_configure_threads_caps_numpy_and_scipy_blas_too():
+    """OpenBLAS keeps its own pool (one thread per core): configure_threads caps it with torch's count, so FID's
+    sqrtm and KID's kernels do not run two spinning threads on a CPU that a quota or another job has halved."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import scipy.linalg  # noqa: F401 (its OpenBLAS is loaded, so it is listed below)
+
+    before = torch.get_num_threads()
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):  # a known start: 2 threads each
+        try:
+            configure_threads(1)
+            blas = [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+            assert blas and all(n == 1 for n in blas), blas
+        finally:
+            torch.set_num_threads(before)

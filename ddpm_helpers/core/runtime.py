@@ -179,7 +179,21 @@ def configure_threads(threads: int | None = None) -> int:
     """
     choice = thread_choice(threads)
     torch.set_num_threads(choice.threads)
+    _limit_blas_threads(choice.threads)
     return choice.threads
+
+
+def _limit_blas_threads(n: int) -> None:
+    """The same cap for numpy's and scipy's BLAS (OpenBLAS keeps its own pool, one thread per core, whatever
+    torch is told): FID's matrix square root and KID's kernels run there. threadpoolctl comes with
+    scikit-learn; without it the BLAS keeps its default."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    import scipy.linalg  # noqa: F401 (loaded now, so that its own OpenBLAS is limited too; numpy's already is)
+
+    threadpool_limits(limits=n, user_api="blas")
 
 
 # Models with fewer parameters than this train and sample on one CPU thread (small_model_threads): the
@@ -245,4 +259,5 @@ def hardware_summary(device: torch.device) -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {torch.get_num_threads()} torch threads"
+    n = torch.get_num_threads()
+    return f"{cpu}, {n} torch thread{'s' if n != 1 else ''}"
