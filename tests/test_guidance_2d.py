@@ -15,7 +15,7 @@ from ddpm_helpers import NoiseSchedule, TimeMLP, make_moons_data, q_sample, trai
 from ddpm_helpers.core.guidance import Guided
 from ddpm_helpers.core.ideal import IdealDenoiser, class_posterior, log_q_t, optimal_eps, score_from_eps
 from ddpm_helpers.core.moons import assign_moon
-from ddpm_helpers.core.tradeoff import wilson_interval
+from ddpm_helpers.core.stats import wilson_interval
 from ddpm_helpers.lessons.guidance import (eps_agreement, exact_guided_eps, guided_log_density, sample_guided,
                                           tilt_then_noise, tilted_target)
 

@@ -149,7 +149,7 @@ def _numbers_held():
     file it cites says). The run-time line is checked apart (it names where and when it was measured)."""
     from ddpm_helpers.core.data import make_moons_data
     from ddpm_helpers.core.moons import off_moons_fraction
-    from ddpm_helpers.core.tradeoff import wilson_interval
+    from ddpm_helpers.core.stats import wilson_interval
 
     test_2d = (ROOT / "tests" / "test_guidance_2d.py").read_text()
     return {

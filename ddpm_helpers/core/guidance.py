@@ -55,7 +55,7 @@ class Guided(nn.Module):
                              f"got {type(model).__name__} with num_classes = {k}")
         if isinstance(labels, bool) or not isinstance(labels, (int, torch.Tensor)):
             raise ValueError(f"labels must be an int class in 0..{k - 1} or a (B,) integer tensor, got {labels!r:.60}")
-        lab = torch.as_tensor(labels)
+        lab = torch.as_tensor(labels, device="cpu")  # a buffer: moved to x's device in forward
         in_range = lab.numel() == 0 or (0 <= int(lab.min()) and int(lab.max()) < k)
         if lab.dtype.is_floating_point or lab.ndim > 1 or not in_range:
             raise ValueError(f"labels must be classes in 0..{k - 1} (an int or a (B,) integer tensor), "

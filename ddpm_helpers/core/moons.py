@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 
 import torch
+from scipy.stats import norm
 
 from .checks import check_number
 from .data import MOONS_MEAN, MOONS_STD
+from .stats import wilson_interval
 
 __all__ = ["moons_arc_distances", "assign_moon", "off_moons_fraction", "moons_mass_split"]
 
@@ -69,7 +71,7 @@ def moons_mass_split(x: torch.Tensor, standardized: bool = True, z: float = 1.96
     n = moon.numel()
     if n < 1:
         raise ValueError("x must hold at least one point")
-    p = (moon == 0).double().mean().item()
-    center = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return {"n": n, "outer": p, "se": math.sqrt(p * (1 - p) / n), "lo": center - half, "hi": center + half}
+    k = int((moon == 0).sum())
+    p = k / n
+    lo, hi = wilson_interval(k, n, level=2 * float(norm.cdf(z)) - 1)  # the level whose quantile is z
+    return {"n": n, "outer": p, "se": math.sqrt(p * (1 - p) / n), "lo": lo, "hi": hi}

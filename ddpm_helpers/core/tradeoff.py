@@ -30,7 +30,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from scipy.stats import norm
 from torch import nn
 
 from .checks import check_int, check_number
@@ -39,6 +38,7 @@ from .guidance import Guided
 from .metrics import _reference_features, classifier_features, fid_from_features, kid_from_features, quality_bootstrap
 from .sampling import ddim_sample, start_noise
 from .schedules import NoiseSchedule
+from .stats import wilson_interval
 
 __all__ = ["TRADEOFF_SCALES", "wilson_interval", "guided_samples", "class_reference", "kid_spread", "score_classes",
            "class_floor", "recommend_scale", "score_tradeoff", "measure_tradeoff"]
@@ -47,22 +47,6 @@ __all__ = ["TRADEOFF_SCALES", "wilson_interval", "guided_samples", "class_refere
 # model was trained for, 1.5-3 where Ho & Salimans 2022 (fig. 4) find the trade-off turning (their w = s - 1 of
 # 0.5-2), and 5 beyond it, where samples go on getting "more of the class" and less diverse.
 TRADEOFF_SCALES = (0.0, 1.0, 1.5, 2.0, 3.0, 5.0)
-
-
-def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    r"""Wilson's (1927) score interval for a share k / n:
-
-        (p + z^2 / 2n \pm z \sqrt{p (1 - p) / n + z^2 / 4n^2}) / (1 + z^2 / n),   z = \Phi^{-1}((1 + level) / 2),
-
-    which stays inside [0, 1] and is not empty at k = 0 or k = n (unlike p \pm z \sqrt{p (1 - p) / n})."""
-    check_int("n", n, lo=1, what="trials")
-    check_int("k", k, 0, n, hi_name="n")
-    check_number("level", level, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
-    z = float(norm.ppf((1 + level) / 2))
-    p = k / n
-    mid = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, mid - half), min(1.0, mid + half)
 
 
 def _classes(classes: Sequence[int] | None) -> list[int]:

@@ -96,7 +96,7 @@ def sample_moments(x: torch.Tensor) -> dict:
 
     Shapes: x any shape with n >= 4 values -> ``{"n", "mean", "mean_se", "var", "var_se"}`` (floats).
     """
-    v = torch.as_tensor(x).detach().to("cpu", torch.float64).flatten()
+    v = torch.as_tensor(x, device="cpu").detach().to(torch.float64).flatten()
     n = v.numel()
     if n < 4:
         raise ValueError(f"x must hold at least 4 values for a variance and its standard error, got {n}")
@@ -116,8 +116,8 @@ def pixel_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
 
     Shapes: a, b any shapes with the same number of elements (at least 2) -> float.
     """
-    u = torch.as_tensor(a).detach().to("cpu", torch.float64).flatten()
-    v = torch.as_tensor(b).detach().to("cpu", torch.float64).flatten()
+    u = torch.as_tensor(a, device="cpu").detach().to(torch.float64).flatten()
+    v = torch.as_tensor(b, device="cpu").detach().to(torch.float64).flatten()
     if u.numel() != v.numel() or u.numel() < 2:
         raise ValueError(f"a and b must hold the same number (>= 2) of pixels, got {u.numel()} and {v.numel()}")
     u, v = u - u.mean(), v - v.mean()

@@ -35,7 +35,7 @@ from ...core.metrics import mmd_rbf
 from ...core.moons import assign_moon, moons_arc_distances, off_moons_fraction
 from ...core.sampling import ddim_sample
 from ...core.schedules import NoiseSchedule
-from ...core.tradeoff import wilson_interval
+from ...core.stats import wilson_interval
 
 __all__ = ["MOON_NAMES", "exact_guided_eps", "guided_log_density", "tilted_target", "tilt_then_noise", "eps_agreement",
            "sample_guided", "guidance_sweep"]

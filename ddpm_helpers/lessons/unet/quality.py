@@ -12,10 +12,10 @@ The numbers come from :mod:`ddpm_helpers.core.metrics` (``image_quality``, ``ima
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import norm
 
 from ...core.checks import check_int, check_number
 from ...core.data import FASHION_CLASSES
+from ...core.stats import wilson_interval
 from ...ui.tables import quality_ci_markdown
 
 __all__ = ["card_quality_markdown", "class_shares", "coverage_test", "class_histogram_reading"]
@@ -55,11 +55,8 @@ def class_shares(counts, level: float = 0.95) -> dict:
     c = _counts(counts)
     check_number("level", level, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     n = int(c.sum())
-    z = float(norm.ppf((1 + level) / 2))
-    p = c / n
-    mid = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return {"n": n, "share": p, "lo": np.clip(mid - half, 0, 1), "hi": np.clip(mid + half, 0, 1)}
+    lo, hi = np.array([wilson_interval(int(k), n, level) for k in c]).reshape(-1, 2).T
+    return {"n": n, "share": c / n, "lo": lo, "hi": hi}
 
 
 def coverage_test(counts, reference, draws: int = 20_000, seed: int = 0) -> tuple[float, float]:
